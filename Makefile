@@ -1,0 +1,52 @@
+# icl-synth: `make book` builds the book, `make test` runs the tests. Both set up .venv first.
+#
+#   make book                              demo profile (offline), executed notebooks + HTML book
+#   make book PROFILE=paper                the write-up's settings (GPU, downloads, released TabICL)
+#   make book PARAMS=my-params.yaml        any papermill parameters, e.g. dataset, data_root, seed
+#   make test                              unit tests + papermill smoke run of every notebook
+#
+# Executed notebooks land in executed/, figures in figures/, the HTML in _build/html/.
+# A notebook is re-executed only when it, the package, or the parameters changed.
+
+PYTHON ?= python3
+PROFILE ?= demo
+PARAMS ?=
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
+EXECUTED := $(patsubst nbs/%,executed/%,$(NOTEBOOKS))
+PACKAGE := $(wildcard icl_support/*.py)
+
+.PHONY: book test setup notebooks clean constraints FORCE
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[book,dev]"
+	touch $@
+
+# The parameters of this build; rewritten only when they change, so make sees the change.
+executed/params.yml: FORCE
+	@mkdir -p executed
+	@{ echo "profile: $(PROFILE)"; if [ -n "$(PARAMS)" ]; then cat "$(PARAMS)"; fi; } > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+executed/%.ipynb: nbs/%.ipynb $(PACKAGE) executed/params.yml $(STAMP)
+	$(PY) -m icl_support.run_notebook $< $@ -f executed/params.yml
+
+notebooks: $(EXECUTED)
+
+book: notebooks
+	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(PY) -m pytest -ra
+
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^icl-support' > constraints.txt
+
+clean:
+	rm -rf _build executed figures

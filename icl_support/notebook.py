@@ -1,0 +1,84 @@
+"""Helpers for the chapter notebooks: glue plain values, describe a run, record provenance.
+
+Usage (in a notebook)::
+
+    glue_values({"acc_logreg_20": 0.913, "profile": "demo"})
+    print(run_header(settings, table, weights))
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Settings
+from .tabicl_model import TabICLWeights
+
+
+def plain(value):
+    """NumPy scalars to Python ones (myst-nb's glue:text cannot format ``np.float64``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def glue_values(values: dict, display: bool = False) -> None:
+    """``myst_nb.glue`` each value (as a plain Python type) under its key."""
+    from myst_nb import glue
+
+    for key, value in values.items():
+        glue(key, plain(value), display=display)
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """The checkout's commit (``+dirty`` when it has changes), or ``"unknown"`` outside git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
+    """What produced a result: settings, TabICL weights, code version, software and machine."""
+    return {
+        "git_commit": git_commit(),
+        "settings": settings.to_dict(),
+        "tabicl_weights": weights.kind,
+        "tabicl_checkpoint": Path(weights.path).name,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {torch.get_num_threads()} threads"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+    }
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """Write ``data`` as indented JSON (NaN -> null), creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=plain, allow_nan=False) + "\n")
+    return path
+
+
+def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
+    """Markdown paragraph stating profile, data, backbone, width and TabICL weights of a run."""
+    width = f"PCA to {table.pca_dim} dims (fitted on the whole train pool, {table.explained_variance:.1%} of variance kept)" if table.pca_dim else "raw embeddings"
+    text = (
+        f"**Profile** `{settings.profile}` · **data** `{settings.dataset}` ({len(table.y_train)} train-pool rows, "
+        f"{len(table.y_test)} test rows, {len(table.classes)} classes) · **backbone** `{settings.backbone}` "
+        f"({table.backbone_weights}; {table.raw_dim}-d) · **width** {width} · **TabICL** {weights.kind} weights, "
+        f"{settings.n_estimators} estimator(s)."
+    )
+    if weights.is_random:
+        text += "\n\n**RANDOM WEIGHTS: timing only. Every TabICL accuracy on this page is chance level and means nothing.**"
+    return text

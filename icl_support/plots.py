@@ -1,0 +1,33 @@
+"""Figure helpers: save every figure as PNG and PDF, and stamp random-weight figures.
+
+Usage::
+
+    fig, ax = plt.subplots()
+    stamp_random_weights(fig, weights)          # no-op for released/local weights
+    paths = save_figure(fig, "ch1-accuracy", settings.figures_path)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from .tabicl_model import RANDOM_BANNER, TabICLWeights
+
+
+def save_figure(fig: plt.Figure, name: str, directory: str | Path) -> dict[str, Path]:
+    """Write ``<directory>/<name>.png`` (150 dpi) and ``.pdf``; returns both paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {ext: directory / f"{name}.{ext}" for ext in ("png", "pdf")}
+    for ext, path in paths.items():
+        fig.savefig(path, dpi=150 if ext == "png" else None, bbox_inches="tight")
+    return paths
+
+
+def stamp_random_weights(fig: plt.Figure, weights: TabICLWeights) -> None:
+    """Print the random-weights banner across the top of ``fig`` when TabICL's weights are random."""
+    if weights.is_random:
+        fig.text(0.5, 1.0, RANDOM_BANNER + " (TabICL accuracy here is chance)", ha="center", va="bottom",
+                 color="crimson", fontsize=12, fontweight="bold")

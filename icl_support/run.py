@@ -1,0 +1,38 @@
+"""One chapter run: settings -> embedded table, TabICL weights, device and a classifier factory.
+
+Usage::
+
+    run = prepare_run(resolve_settings("demo"))
+    clf = run.tabicl(seed=0)                   # unfitted TabICLClassifier on run.weights
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .config import Settings
+from .tables import EmbeddingTable, build_table, resolve_device
+from .tabicl_model import TabICLWeights, make_tabicl, resolve_weights
+
+
+@dataclass(frozen=True)
+class Run:
+    settings: Settings
+    table: EmbeddingTable
+    weights: TabICLWeights
+    device: torch.device
+
+    def tabicl(self, seed: int | None = None, **kwargs):
+        """Unfitted ``TabICLClassifier`` with the run's weights, estimators and device."""
+        seed = self.settings.seed if seed is None else seed
+        return make_tabicl(self.weights, self.settings.n_estimators, self.device, seed, **kwargs)
+
+
+def prepare_run(settings: Settings, progress: bool = True) -> Run:
+    """Resolve the device and TabICL weights first (cheap, fail fast), then embed (cached)."""
+    device = resolve_device(settings.device)
+    weights = resolve_weights(settings.tabicl_checkpoint, settings.cache_path, seed=0)
+    table = build_table(settings, progress=progress)
+    return Run(settings, table, weights, device)

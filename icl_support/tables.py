@@ -1,0 +1,91 @@
+"""From settings to the table TabICL reads: embedded train pool and test rows, optionally PCA'd.
+
+The train pool and the test set are class-balanced subsets drawn with ``settings.seed``; PCA (when
+``settings.pca_dim > 0``) is fitted on the whole train pool, never on a context alone, so every
+context drawn from the pool lives in the same feature space. Usage::
+
+    table = build_table(resolve_settings("demo"))
+    table.X_train.shape        # (n_pool, pca_dim)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from .backbones import create_backbone
+from .config import Settings
+from .data import balanced_subset, load_dataset
+from .embed import embed_images
+
+
+@dataclass(frozen=True)
+class EmbeddingTable:
+    """Rows ``X_*`` float32 ``(n, d)`` and labels ``y_*`` int64 ``(n,)``; ``d = pca_dim`` or ``raw_dim``."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+    raw_dim: int
+    pca_dim: int  # 0 = no reduction
+    backbone_weights: str
+    explained_variance: float  # fraction of the pool's variance kept by PCA (1.0 without PCA)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device='cpu' or 'auto'")
+    return dev
+
+
+def check_rows(X: np.ndarray, y: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` on wrong shapes or non-finite values."""
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (rows, features), got shape {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"{name}: {X.shape[0]} rows but labels of shape {y.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(X)).sum())} NaN/inf values in the features")
+
+
+def reduce_width(X_pool: np.ndarray, others: list[np.ndarray], pca_dim: int, seed: int):
+    """PCA fitted on ``X_pool`` (all of it) applied to pool and ``others``; identity when ``pca_dim == 0``.
+
+    Returns ``(X_pool_r, [others_r...], explained_variance_fraction)``.
+    """
+    if pca_dim == 0:
+        return X_pool, others, 1.0
+    if pca_dim > min(X_pool.shape):
+        raise ValueError(f"pca_dim={pca_dim} exceeds min(rows, features)={min(X_pool.shape)} of the train pool")
+    pca = PCA(n_components=pca_dim, random_state=seed).fit(X_pool)
+    cast = lambda a: pca.transform(a).astype(np.float32)  # noqa: E731
+    return cast(X_pool), [cast(o) for o in others], float(pca.explained_variance_ratio_.sum())
+
+
+def build_table(settings: Settings, progress: bool = True) -> EmbeddingTable:
+    """Embed the train pool and the test set described by ``settings`` (cached) and reduce width."""
+    cache = settings.cache_path
+    train = load_dataset(settings.dataset, "train", settings.data_root, cache)
+    test = load_dataset(settings.dataset, "test", settings.data_root, cache)
+    if train.classes != test.classes:
+        raise ValueError(f"{settings.dataset}: train classes {train.classes} differ from test classes {test.classes}")
+    idx_train = balanced_subset(train.targets, settings.n_train, settings.seed)
+    idx_test = balanced_subset(test.targets, settings.n_test, settings.seed)
+    backbone = create_backbone(settings.backbone, settings.image_size, resolve_device(settings.device))
+    kw = dict(backbone=backbone, cache_dir=cache, batch_size=settings.embed_batch_size, progress=progress)
+    Z_train = embed_images(train, idx_train, **kw)
+    Z_test = embed_images(test, idx_test, **kw)
+    y_train, y_test = train.targets[idx_train], test.targets[idx_test]
+    check_rows(Z_train, y_train, "train embeddings")
+    check_rows(Z_test, y_test, "test embeddings")
+    X_train, (X_test,), kept = reduce_width(Z_train, [Z_test], settings.pca_dim, settings.seed)
+    return EmbeddingTable(X_train, y_train, X_test, y_test, train.classes, Z_train.shape[1], settings.pca_dim, backbone.weights, kept)

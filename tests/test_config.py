@@ -1,0 +1,58 @@
+import papermill as pm
+import pytest
+
+from icl_support.config import PARAMETER_NAMES, PROFILES, resolve_settings, with_overrides
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_profile_resolves(profile):
+    s = resolve_settings(profile)
+    assert s.profile == profile
+    assert s.to_dict()["fractions"] == list(s.fractions)
+
+
+def test_overrides_apply_and_none_is_ignored():
+    s = resolve_settings("demo", seed=3, pca_dim=None, fractions=[0.1, 1], context_sizes=[5, 50])
+    assert s.seed == 3 and s.pca_dim == PROFILES["demo"]["pca_dim"]
+    assert s.fractions == (0.1, 1.0) and isinstance(s.fractions[1], float)
+    assert s.context_sizes == (5, 50)
+
+
+def test_settings_are_frozen():
+    s = resolve_settings("smoke")
+    with pytest.raises(Exception):
+        s.seed = 1  # type: ignore[misc]
+    assert with_overrides(s, seed=4).seed == 4 and s.seed == 0
+
+
+def test_unknown_profile_lists_valid():
+    with pytest.raises(ValueError, match="unknown profile 'fast'.*smoke, demo, paper"):
+        resolve_settings("fast")
+
+
+def test_unknown_parameter_lists_valid():
+    with pytest.raises(ValueError, match="unknown parameter.*learning_rate.*valid parameters:.*dataset"):
+        resolve_settings("demo", learning_rate=0.1)
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [("seed", "3"), ("seed", 1.5), ("seed", True), ("pca_dim", [64]), ("fractions", 0.5), ("fractions", ["a"]), ("dataset", 3)],
+)
+def test_wrong_types_are_named(name, value):
+    with pytest.raises(TypeError, match=repr(name)):
+        resolve_settings("demo", **{name: value})
+
+
+@pytest.mark.parametrize("name,value", [("n_train", -1), ("n_seeds", 0), ("fractions", [0.0]), ("fractions", [1.5]), ("context_sizes", [])])
+def test_bad_values_are_named(name, value):
+    with pytest.raises(ValueError, match=name):
+        resolve_settings("demo", **{name: value})
+
+
+@pytest.mark.parametrize("notebook", ["nbs/01_context_scaling.ipynb", "nbs/02_inference_time.ipynb"])
+def test_notebook_parameters_are_settings(notebook):
+    """Every parameter a notebook declares is a setting (or one of the notebook-only names)."""
+    declared = set(pm.inspect_notebook(notebook))
+    assert {"profile", "dataset", "data_root", "backbone", "device", "seed", "cache_dir", "tabicl_checkpoint"} <= declared
+    assert declared - {"profile", "results_json"} <= set(PARAMETER_NAMES)

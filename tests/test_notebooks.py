@@ -1,0 +1,76 @@
+"""Papermill runs of every chapter notebook in the smoke profile; glued values read back."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from icl_support.run_notebook import check_parameters, main, run_notebook
+
+NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
+
+
+def glued(path: Path) -> dict:
+    """``{name: text/plain value}`` of every myst-nb glue in an executed notebook."""
+    out = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                data = o["data"]
+                key = next(k for k in data if k.endswith("text/plain"))
+                out[name] = data[key]
+    return out
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, cache_dir):
+    out = tmp_path_factory.mktemp("executed")
+    results = {}
+    for nb in NOTEBOOKS:
+        params = {"profile": "smoke", "cache_dir": str(cache_dir), "figures_dir": str(out / "figures"),
+                  "results_json": str(out / f"{nb.stem}.json")}
+        run_notebook(nb, out / nb.name, params, progress=False)
+        results[nb.stem] = (out / nb.name, out)
+    return results
+
+
+@pytest.mark.notebooks
+def test_chapter1_smoke(executed):
+    path, out = executed["01_context_scaling"]
+    g = glued(path)
+    assert g["profile"] == "'smoke'" and g["tabicl_weights"] == "'random'"
+    assert int(g["n_pool"]) == 200 and int(g["n_test_rows"]) == 100 and int(g["n_features"]) == 16
+    # real accuracies of the peers on digits: well above chance (0.1) once the pool is the context
+    assert 0.5 < float(g["acc_logreg_max"]) <= 1.0
+    assert float(g["acc_logreg_max"]) >= float(g["acc_logreg_min"]) - 0.05
+    assert float(g["tabicl_predict_s_largest_run"]) > 0
+    assert (out / "figures" / "ch1-accuracy-vs-context.png").stat().st_size > 0
+    assert (out / "figures" / "ch1-accuracy-vs-context.pdf").stat().st_size > 0
+    assert (out / "01_context_scaling.json").exists()
+
+
+@pytest.mark.notebooks
+def test_chapter2_smoke(executed):
+    path, out = executed["02_inference_time"]
+    g = glued(path)
+    assert g["tabicl_weights"] == "'random'"
+    assert -1.0 < float(g["exponent_total"]) < 3.0 and -1.0 < float(g["exponent_icl"]) < 3.0
+    assert g["dominant_stage"].strip("'") in {"column", "row", "icl", "preprocessing"}
+    assert float(g["kv_max_diff"]) < 1e-4
+    assert (out / "figures" / "ch2-time-vs-context.pdf").exists()
+
+
+def test_runner_rejects_unknown_parameter(capsys):
+    with pytest.raises(ValueError, match="unknown parameter.*learning_rate.*valid parameters: profile"):
+        check_parameters(NOTEBOOKS[0], {"learning_rate": 1})
+    assert main([str(NOTEBOOKS[0]), "/dev/null", "-p", "learning_rate", "1"]) == 2
+    assert "valid parameters" in capsys.readouterr().err
+
+
+@pytest.mark.notebooks
+def test_wrong_type_fails_the_run(tmp_path, cache_dir):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match="must be int"):
+        run_notebook(NOTEBOOKS[0], tmp_path / "bad.ipynb", {"profile": "smoke", "seed": "three", "cache_dir": str(cache_dir)}, progress=False)

@@ -1,0 +1,22 @@
+import pytest
+
+from icl_support.peers import PEERS, make_peer
+from conftest import blobs
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_peers_separate_blobs(name):
+    X, y = blobs(20, 4, 5, seed=2)
+    clf = make_peer(name).fit(X, y)
+    assert clf.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_peers_accept_one_row_per_class(name):
+    X, y = blobs(1, 4, 5, seed=2)
+    make_peer(name).fit(X, y).predict(X)
+
+
+def test_unknown_peer():
+    with pytest.raises(ValueError, match="unknown peer classifier 'svm'.*nearest_mean, knn, logreg"):
+        make_peer("svm")

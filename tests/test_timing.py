@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from icl_support.tabicl_model import make_tabicl
+from icl_support.timing import fit_power_law, kv_cache_comparison, time_vs_context
+
+
+def test_power_law_recovers_exponent():
+    n = np.array([10, 100, 1000, 10000])
+    law = fit_power_law(n, 0.003 * n**1.7)
+    assert law.exponent == pytest.approx(1.7) and law.coef == pytest.approx(0.003) and law.r2 == pytest.approx(1)
+    assert law(20) == pytest.approx(0.003 * 20**1.7)
+    with pytest.raises(ValueError):
+        fit_power_law([10, 10], [1, 2])
+
+
+def test_stage_times_add_up(blob_table, random_weights):
+    rows = time_vs_context(blob_table, [6, 30], n_test=9, tabicl=lambda: make_tabicl(random_weights), progress=False)
+    assert list(rows.n_context) == [6, 30] and (rows.n_test == 9).all()
+    for stage in ("column_s", "row_s", "icl_s"):
+        assert (rows[stage] > 0).all()
+    assert np.allclose(rows.preprocessing_s + rows.column_s + rows.row_s + rows.icl_s, rows.total_s)
+    assert (rows.preprocessing_s >= 0).all() and rows.peak_mb.notna().all()
+
+
+def test_context_larger_than_pool_is_refused(blob_table, random_weights):
+    with pytest.raises(ValueError, match="exceeds the train pool"):
+        time_vs_context(blob_table, [10_000], 5, lambda: make_tabicl(random_weights), progress=False)
+
+
+def test_kv_cache_comparison(blob_table, random_weights):
+    out = kv_cache_comparison(blob_table, 30, 9, lambda **kw: make_tabicl(random_weights, **kw))
+    assert out["n_context"] == 30 and out["max_abs_prob_diff"] < 1e-4
+    assert out["kv_cache_fit_s"] > 0 and out["default_predict_s"] > 0
