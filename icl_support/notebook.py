@@ -52,6 +52,7 @@ def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
         "git_commit": git_commit(),
         "settings": settings.to_dict(),
         "tabicl_weights": weights.kind,
+        "tabicl_label": weights.label,
         "tabicl_checkpoint": Path(weights.path).name,
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -62,11 +63,23 @@ def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
     }
 
 
+def json_safe(value):
+    """Recursively: NumPy scalars to Python, tuples to lists, NaN/inf to ``None`` (strict JSON)."""
+    value = plain(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_json(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as indented JSON (NaN -> null), creating parent folders."""
+    """Write ``data`` as indented strict JSON (NaN/inf -> null), creating parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, default=plain, allow_nan=False) + "\n")
+    path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
     return path
 
 

@@ -135,6 +135,8 @@ def time_vs_context(
         raise ValueError(f"context size {sizes[-1]} exceeds the train pool ({len(table.y_train)} rows)")
     test_idx = balanced_subset(table.y_test, n_test, seed)
     X_test = table.X_test[test_idx]
+    warm = balanced_subset(table.y_train, sizes[0], seed)  # untimed: loads weights, warms kernels
+    measure_tabicl(tabicl, table.X_train[warm], table.y_train[warm], X_test[: min(len(X_test), 10)], 1, device)
     rows = []
     for n in tqdm(sizes, desc="context sizes", disable=not progress):
         idx = balanced_subset(table.y_train, n, seed)
@@ -155,9 +157,15 @@ class PowerLaw:
         return self.coef * np.asarray(n, dtype=float) ** self.exponent
 
 
-def fit_power_law(n, t) -> PowerLaw:
-    """Fit ``t ~ coef * n**exponent``; needs at least two distinct positive sizes."""
+def fit_power_law(n, t, min_n: float = 0) -> PowerLaw:
+    """Fit ``t ~ coef * n**exponent`` to the sizes ``n >= min_n``; needs two distinct positive sizes.
+
+    Fixed costs flatten the curve at small N, so the exponent over the largest sizes (``min_n``)
+    is the one that predicts how the cost grows from there.
+    """
     n, t = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    keep = n >= min_n
+    n, t = n[keep], t[keep]
     if len(np.unique(n)) < 2 or (n <= 0).any() or (t <= 0).any():
         raise ValueError("a power law needs >= 2 distinct positive sizes and positive times")
     slope, intercept = np.polyfit(np.log(n), np.log(t), 1)
@@ -165,6 +173,41 @@ def fit_power_law(n, t) -> PowerLaw:
     ss_tot = float(np.sum((np.log(t) - np.log(t).mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
     return PowerLaw(float(np.exp(intercept)), float(slope), r2)
+
+
+def upper_half(n) -> float:
+    """Smallest size of the upper half of the distinct sizes in ``n`` (at least the top two)."""
+    sizes = np.unique(np.asarray(n, dtype=float))
+    return float(sizes[max(0, min(len(sizes) - 2, len(sizes) // 2))])
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """``t = fixed + linear * N + quadratic * N**2`` with non-negative coefficients (seconds)."""
+
+    fixed: float
+    linear: float
+    quadratic: float
+
+    def __call__(self, n) -> np.ndarray:
+        n = np.asarray(n, dtype=float)
+        return self.fixed + self.linear * n + self.quadratic * n**2
+
+    @property
+    def crossover(self) -> float:
+        """Context size where the quadratic term overtakes the linear one (inf if it never does)."""
+        return self.linear / self.quadratic if self.quadratic > 0 else float("inf")
+
+
+def fit_cost_model(n, t) -> CostModel:
+    """Non-negative least squares fit of ``t`` to ``1, N, N**2``, each column scaled to unit norm."""
+    from scipy.optimize import nnls
+
+    n, t = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    A = np.stack([np.ones_like(n), n, n**2], axis=1)
+    scale = np.linalg.norm(A, axis=0)
+    coef, _ = nnls(A / scale, t)
+    return CostModel(*(coef / scale))
 
 
 def kv_cache_comparison(table: EmbeddingTable, n_context: int, n_test: int, make: Callable[..., object], seed: int = 0) -> dict:

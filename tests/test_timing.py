@@ -32,3 +32,20 @@ def test_kv_cache_comparison(blob_table, random_weights):
     out = kv_cache_comparison(blob_table, 30, 9, lambda **kw: make_tabicl(random_weights, **kw))
     assert out["n_context"] == 30 and out["max_abs_prob_diff"] < 1e-4
     assert out["kv_cache_fit_s"] > 0 and out["default_predict_s"] > 0
+
+
+def test_power_law_over_the_largest_sizes():
+    n = np.array([10, 100, 1000, 10000])
+    t = 5.0 + 1e-5 * n**2  # fixed cost hides the quadratic at small N
+    assert fit_power_law(n, t).exponent < 1.0
+    assert fit_power_law(n, t, min_n=1000).exponent > 1.5
+
+
+def test_cost_model_recovers_terms():
+    from icl_support.timing import fit_cost_model
+
+    n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
+    model = fit_cost_model(n, 0.5 + 2e-3 * n + 1e-7 * n**2)
+    assert model.fixed == pytest.approx(0.5, rel=1e-3) and model.linear == pytest.approx(2e-3, rel=1e-3)
+    assert model.quadratic == pytest.approx(1e-7, rel=1e-3) and model.crossover == pytest.approx(2e4, rel=1e-3)
+    assert fit_cost_model(n, 1 + 0 * n).crossover == float("inf")
