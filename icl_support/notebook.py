@@ -39,8 +39,12 @@ def glue_values(values: dict, display: bool = False) -> None:
 def git_commit(cwd: str | Path = ".") -> str:
     """The checkout's commit (``+dirty`` when it has changes), or ``"unknown"`` outside git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True
+        ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -85,7 +89,11 @@ def write_json(path: str | Path, data: dict) -> Path:
 
 def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
     """Markdown paragraph stating profile, data, backbone, width and TabICL weights of a run."""
-    width = f"PCA to {table.pca_dim} dims (fitted on the whole train pool, {table.explained_variance:.1%} of variance kept)" if table.pca_dim else "raw embeddings"
+    width = (
+        f"PCA to {table.pca_dim} dims (fitted on the whole train pool, {table.explained_variance:.1%} of variance kept)"
+        if table.pca_dim
+        else "raw embeddings"
+    )
     text = (
         f"**Profile** `{settings.profile}` · **data** `{settings.dataset}` ({len(table.y_train)} train-pool rows, "
         f"{len(table.y_test)} test rows, {len(table.classes)} classes) · **backbone** `{settings.backbone}` "
@@ -93,5 +101,7 @@ def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
         f"{settings.n_estimators} estimator(s)."
     )
     if weights.is_random:
-        text += "\n\n**RANDOM WEIGHTS: timing only. Every TabICL accuracy on this page is chance level and means nothing.**"
+        text += (
+            "\n\n**RANDOM WEIGHTS: timing only. Every TabICL accuracy on this page is chance level and means nothing.**"
+        )
     return text

@@ -29,5 +29,13 @@ def save_figure(fig: plt.Figure, name: str, directory: str | Path) -> dict[str, 
 def stamp_random_weights(fig: plt.Figure, weights: TabICLWeights) -> None:
     """Print the random-weights banner across the top of ``fig`` when TabICL's weights are random."""
     if weights.is_random:
-        fig.text(0.5, 1.0, RANDOM_BANNER + " (TabICL accuracy here is chance)", ha="center", va="bottom",
-                 color="crimson", fontsize=12, fontweight="bold")
+        fig.text(
+            0.5,
+            1.0,
+            RANDOM_BANNER + " (TabICL accuracy here is chance)",
+            ha="center",
+            va="bottom",
+            color="crimson",
+            fontsize=12,
+            fontweight="bold",
+        )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from .config import Settings
-from .tables import EmbeddingTable, build_table, resolve_device
 from .tabicl_model import TabICLWeights, make_tabicl, resolve_weights
+from .tables import EmbeddingTable, build_table, resolve_device
 
 
 @dataclass(frozen=True)

@@ -29,17 +29,27 @@ def check_parameters(path: str | Path, parameters: dict) -> None:
     valid = notebook_parameters(path)
     unknown = sorted(set(parameters) - set(valid))
     if unknown:
-        raise ValueError(f"{Path(path).name}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {', '.join(valid)}")
+        raise ValueError(
+            f"{Path(path).name}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {', '.join(valid)}"
+        )
 
 
-def run_notebook(notebook: str | Path, output: str | Path, parameters: dict | None = None, cwd: str | Path = ".", progress: bool = True):
+def run_notebook(
+    notebook: str | Path,
+    output: str | Path,
+    parameters: dict | None = None,
+    cwd: str | Path = ".",
+    progress: bool = True,
+):
     """Execute ``notebook`` into ``output`` with ``parameters``; the kernel's working dir is ``cwd``."""
     import papermill as pm
 
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    return pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd), progress_bar=progress, kernel_name="python3")
+    return pm.execute_notebook(
+        str(notebook), str(output), parameters=parameters, cwd=str(cwd), progress_bar=progress, kernel_name="python3"
+    )
 
 
 def _parse_value(text: str):

@@ -86,7 +86,9 @@ def resolve_weights(spec: str, cache_dir: str | Path, seed: int = 0) -> TabICLWe
             return TabICLWeights("released", hf_hub_download(RELEASED_REPO, RELEASED_FILE, local_files_only=True))
         except Exception as err:
             if spec == "auto":
-                warnings.warn(f"released TabICL checkpoint not cached ({type(err).__name__}); using RANDOM weights")
+                warnings.warn(
+                    f"released TabICL checkpoint not cached ({type(err).__name__}); using RANDOM weights", stacklevel=2
+                )
                 return resolve_weights("random", cache_dir, seed)
         try:
             return TabICLWeights("released", hf_hub_download(RELEASED_REPO, RELEASED_FILE))
@@ -105,7 +107,9 @@ def resolve_weights(spec: str, cache_dir: str | Path, seed: int = 0) -> TabICLWe
     return TabICLWeights("local", str(path.resolve()))
 
 
-def make_tabicl(weights: TabICLWeights, n_estimators: int = 1, device: str | torch.device = "cpu", seed: int = 0, **kwargs):
+def make_tabicl(
+    weights: TabICLWeights, n_estimators: int = 1, device: str | torch.device = "cpu", seed: int = 0, **kwargs
+):
     """An unfitted ``TabICLClassifier`` on ``weights`` that never touches the network."""
     from tabicl import TabICLClassifier
 

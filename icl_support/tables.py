@@ -67,7 +67,7 @@ def reduce_width(X_pool: np.ndarray, others: list[np.ndarray], pca_dim: int, see
     if pca_dim > min(X_pool.shape):
         raise ValueError(f"pca_dim={pca_dim} exceeds min(rows, features)={min(X_pool.shape)} of the train pool")
     pca = PCA(n_components=pca_dim, random_state=seed).fit(X_pool)
-    cast = lambda a: pca.transform(a).astype(np.float32)  # noqa: E731
+    cast = lambda a: pca.transform(a).astype(np.float32)
     return cast(X_pool), [cast(o) for o in others], float(pca.explained_variance_ratio_.sum())
 
 
@@ -88,4 +88,6 @@ def build_table(settings: Settings, progress: bool = True) -> EmbeddingTable:
     check_rows(Z_train, y_train, "train embeddings")
     check_rows(Z_test, y_test, "test embeddings")
     X_train, (X_test,), kept = reduce_width(Z_train, [Z_test], settings.pca_dim, settings.seed)
-    return EmbeddingTable(X_train, y_train, X_test, y_test, train.classes, Z_train.shape[1], settings.pca_dim, backbone.weights, kept)
+    return EmbeddingTable(
+        X_train, y_train, X_test, y_test, train.classes, Z_train.shape[1], settings.pca_dim, backbone.weights, kept
+    )

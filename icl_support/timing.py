@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,10 @@ def stage_timer(model: torch.nn.Module, device: torch.device | None = None):
 def peak_memory(device: torch.device | None = None, interval_s: float = 0.01):
     """Yield a dict whose ``"peak_mb"`` is set on exit: the peak rise of process RSS (CPU) or of
     allocated CUDA memory (GPU) above its level at entry, in MiB."""
-    out = {"peak_mb": float("nan"), "kind": "cuda-allocated" if device is not None and device.type == "cuda" else "cpu-rss"}
+    out = {
+        "peak_mb": float("nan"),
+        "kind": "cuda-allocated" if device is not None and device.type == "cuda" else "cpu-rss",
+    }
     if out["kind"] == "cuda-allocated":
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
@@ -210,7 +213,9 @@ def fit_cost_model(n, t) -> CostModel:
     return CostModel(*(coef / scale))
 
 
-def kv_cache_comparison(table: EmbeddingTable, n_context: int, n_test: int, make: Callable[..., object], seed: int = 0) -> dict:
+def kv_cache_comparison(
+    table: EmbeddingTable, n_context: int, n_test: int, make: Callable[..., object], seed: int = 0
+) -> dict:
     """Default (context re-encoded at every predict) vs fit-once (``kv_cache=True``) on the same rows.
 
     ``make(**kwargs)`` builds an unfitted classifier. Returns seconds for both paths, the number of

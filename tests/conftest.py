@@ -35,4 +35,6 @@ def blobs(n_per_class=30, n_classes=3, dim=8, sep=4.0, seed=0):
 def blob_table():
     X, y = blobs(40, 3, 8, seed=1)
     Xt, yt = blobs(10, 3, 8, seed=1)  # same centres (same seed), fresh noise is not needed for plumbing
-    return EmbeddingTable(X, y, Xt, yt, ("a", "b", "c"), raw_dim=8, pca_dim=0, backbone_weights="none", explained_variance=1.0)
+    return EmbeddingTable(
+        X, y, Xt, yt, ("a", "b", "c"), raw_dim=8, pca_dim=0, backbone_weights="none", explained_variance=1.0
+    )

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_sample_image
 from PIL import Image
+from sklearn.datasets import load_sample_image
 
 from icl_support.backbones import create_backbone
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import papermill as pm
 import pytest
 
@@ -20,7 +22,7 @@ def test_overrides_apply_and_none_is_ignored():
 
 def test_settings_are_frozen():
     s = resolve_settings("smoke")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.seed = 1  # type: ignore[misc]
     assert with_overrides(s, seed=4).seed == 4 and s.seed == 0
 
@@ -37,14 +39,24 @@ def test_unknown_parameter_lists_valid():
 
 @pytest.mark.parametrize(
     "name,value",
-    [("seed", "3"), ("seed", 1.5), ("seed", True), ("pca_dim", [64]), ("fractions", 0.5), ("fractions", ["a"]), ("dataset", 3)],
+    [
+        ("seed", "3"),
+        ("seed", 1.5),
+        ("seed", True),
+        ("pca_dim", [64]),
+        ("fractions", 0.5),
+        ("fractions", ["a"]),
+        ("dataset", 3),
+    ],
 )
 def test_wrong_types_are_named(name, value):
     with pytest.raises(TypeError, match=repr(name)):
         resolve_settings("demo", **{name: value})
 
 
-@pytest.mark.parametrize("name,value", [("n_train", -1), ("n_seeds", 0), ("fractions", [0.0]), ("fractions", [1.5]), ("context_sizes", [])])
+@pytest.mark.parametrize(
+    "name,value", [("n_train", -1), ("n_seeds", 0), ("fractions", [0.0]), ("fractions", [1.5]), ("context_sizes", [])]
+)
 def test_bad_values_are_named(name, value):
     with pytest.raises(ValueError, match=name):
         resolve_settings("demo", **{name: value})
@@ -54,5 +66,14 @@ def test_bad_values_are_named(name, value):
 def test_notebook_parameters_are_settings(notebook):
     """Every parameter a notebook declares is a setting (or one of the notebook-only names)."""
     declared = set(pm.inspect_notebook(notebook))
-    assert {"profile", "dataset", "data_root", "backbone", "device", "seed", "cache_dir", "tabicl_checkpoint"} <= declared
+    assert {
+        "profile",
+        "dataset",
+        "data_root",
+        "backbone",
+        "device",
+        "seed",
+        "cache_dir",
+        "tabicl_checkpoint",
+    } <= declared
     assert declared - {"profile", "results_json"} <= set(PARAMETER_NAMES)

@@ -7,8 +7,12 @@ from icl_support.tabicl_model import make_tabicl
 
 def test_sweep_shares_contexts_and_skips_large_tabicl(blob_table, random_weights):
     runs = run_context_scaling(
-        blob_table, fractions=(0.1, 1.0), seeds=[0, 1], tabicl=lambda s: make_tabicl(random_weights, seed=s),
-        tabicl_max_context=50, progress=False,
+        blob_table,
+        fractions=(0.1, 1.0),
+        seeds=[0, 1],
+        tabicl=lambda s: make_tabicl(random_weights, seed=s),
+        tabicl_max_context=50,
+        progress=False,
     )
     assert set(runs.evaluator) == {"tabicl", "nearest_mean", "knn", "logreg"}
     assert len(runs[runs.fraction == 0.1]) == 8 and len(runs[runs.fraction == 1.0]) == 4  # full pool run once

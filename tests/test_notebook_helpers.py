@@ -7,7 +7,9 @@ from icl_support.notebook import json_safe, provenance, write_json
 
 
 def test_json_is_strict(tmp_path):
-    path = write_json(tmp_path / "r.json", {"a": np.float64(0.5), "b": float("nan"), "c": [np.int64(2), float("inf")], "d": (1,)})
+    path = write_json(
+        tmp_path / "r.json", {"a": np.float64(0.5), "b": float("nan"), "c": [np.int64(2), float("inf")], "d": (1,)}
+    )
     assert json.loads(path.read_text()) == {"a": 0.5, "b": None, "c": [2, None], "d": [1]}
     assert json_safe({1: np.float32(2.0)}) == {"1": 2.0}
 

@@ -28,8 +28,12 @@ def executed(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("executed")
     results = {}
     for nb in NOTEBOOKS:
-        params = {"profile": "smoke", "cache_dir": str(cache_dir), "figures_dir": str(out / "figures"),
-                  "results_json": str(out / f"{nb.stem}.json")}
+        params = {
+            "profile": "smoke",
+            "cache_dir": str(cache_dir),
+            "figures_dir": str(out / "figures"),
+            "results_json": str(out / f"{nb.stem}.json"),
+        }
         run_notebook(nb, out / nb.name, params, progress=False)
         results[nb.stem] = (out / nb.name, out)
     return results
@@ -73,4 +77,9 @@ def test_wrong_type_fails_the_run(tmp_path, cache_dir):
     import papermill
 
     with pytest.raises(papermill.PapermillExecutionError, match="must be int"):
-        run_notebook(NOTEBOOKS[0], tmp_path / "bad.ipynb", {"profile": "smoke", "seed": "three", "cache_dir": str(cache_dir)}, progress=False)
+        run_notebook(
+            NOTEBOOKS[0],
+            tmp_path / "bad.ipynb",
+            {"profile": "smoke", "seed": "three", "cache_dir": str(cache_dir)},
+            progress=False,
+        )

@@ -1,7 +1,7 @@
 import pytest
+from conftest import blobs
 
 from icl_support.peers import PEERS, make_peer
-from conftest import blobs
 
 
 @pytest.mark.parametrize("name", PEERS)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from conftest import blobs
 
 from icl_support.tabicl_model import RANDOM_BANNER, make_tabicl, resolve_weights
-from conftest import blobs
 
 
 def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir):
