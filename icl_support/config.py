@@ -54,6 +54,17 @@ class Settings:
     n_timing_test: int = 200
     timing_repeats: int = 1
     kv_cache_context: int = 300  # context size for the default vs fit-once (kv_cache) comparison
+    # chapters 3-4: Linear Gradient Matching and 1-per-class contexts
+    ipc: int = 1  # images per class (synthetic and real contexts)
+    distill_res: int = 64  # stored synthetic/real image side, pixels (power of two)
+    distill_steps: int = 600
+    distill_augs: int = 4  # K: augmented copies of the synthetic set per step
+    distill_lr: float = 2e-3
+    noise_mean: float = 0.5  # the reference's noise mean (0.0 = zero-mean noise)
+    random_draws: int = 50  # random 1-per-class contexts
+    probe_epochs: int = 1000
+    probe_augs: int = 32  # augmented views per image embedded once for the linear probe
+    probe_seeds: int = 5
 
     def __post_init__(self) -> None:
         _check_values(self)
@@ -65,6 +76,11 @@ class Settings:
             return Path(self.cache_dir).expanduser().resolve()
         env = os.environ.get("ICL_SYNTH_CACHE")
         return Path(env).expanduser().resolve() if env else Path.home() / ".cache" / "icl-synth"
+
+    @property
+    def distill_crop(self) -> int:
+        """Side the backbone sees in chapters 3-4: ``image_size`` capped at ``distill_res``."""
+        return min(self.image_size, self.distill_res) if self.image_size else self.distill_res
 
     @property
     def figures_path(self) -> Path:
@@ -87,6 +103,13 @@ _BASE = dict(
 PROFILES: dict[str, dict] = {
     "smoke": dict(
         _BASE,
+        distill_res=32,
+        distill_steps=20,
+        distill_augs=2,
+        random_draws=3,
+        probe_epochs=50,
+        probe_augs=4,
+        probe_seeds=2,
         n_train=200,
         n_test=100,
         image_size=128,
@@ -100,6 +123,7 @@ PROFILES: dict[str, dict] = {
     ),
     "demo": dict(
         _BASE,
+        probe_seeds=3,
         fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
         n_seeds=5,
         context_sizes=(10, 30, 100, 300, 1000),
@@ -123,6 +147,9 @@ PROFILES: dict[str, dict] = {
         n_timing_test=1000,
         timing_repeats=2,
         kv_cache_context=10000,
+        distill_res=256,
+        distill_steps=5000,
+        distill_augs=10,
     ),
 }
 
@@ -180,10 +207,26 @@ def _check_values(s: Settings) -> None:
     for name in ("n_train", "n_test", "image_size", "pca_dim", "tabicl_max_context"):
         if getattr(s, name) < 0:
             raise ValueError(f"parameter {name!r} must be >= 0, got {getattr(s, name)}")
-    for name in ("embed_batch_size", "n_estimators", "n_seeds", "n_timing_test", "timing_repeats", "kv_cache_context"):
+    for name in (
+        "embed_batch_size",
+        "n_estimators",
+        "n_seeds",
+        "n_timing_test",
+        "timing_repeats",
+        "kv_cache_context",
+        "ipc",
+        "distill_steps",
+        "distill_augs",
+        "random_draws",
+        "probe_epochs",
+        "probe_augs",
+        "probe_seeds",
+    ):
         if getattr(s, name) < 1:
             raise ValueError(f"parameter {name!r} must be >= 1, got {getattr(s, name)}")
     if not s.fractions or any(not 0 < f <= 1 for f in s.fractions):
         raise ValueError(f"parameter 'fractions' must be non-empty, each in (0, 1], got {s.fractions}")
+    if s.distill_res < 1 or s.distill_res & (s.distill_res - 1):
+        raise ValueError(f"parameter 'distill_res' must be a power of two, got {s.distill_res}")
     if not s.context_sizes or any(n < 1 for n in s.context_sizes):
         raise ValueError(f"parameter 'context_sizes' must be non-empty, each >= 1, got {s.context_sizes}")

@@ -1,4 +1,5 @@
 import dataclasses
+from pathlib import Path
 
 import papermill as pm
 import pytest
@@ -62,7 +63,7 @@ def test_bad_values_are_named(name, value):
         resolve_settings("demo", **{name: value})
 
 
-@pytest.mark.parametrize("notebook", ["nbs/01_context_scaling.ipynb", "nbs/02_inference_time.ipynb"])
+@pytest.mark.parametrize("notebook", sorted(str(p) for p in Path("nbs").glob("*.ipynb")))
 def test_notebook_parameters_are_settings(notebook):
     """Every parameter a notebook declares is a setting (or one of the notebook-only names)."""
     declared = set(pm.inspect_notebook(notebook))

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+from icl_support.backbones import create_backbone
+from icl_support.distill import (
+    DistillConfig,
+    FrozenFeatures,
+    PyramidImages,
+    augment,
+    distill,
+    head_gradient,
+    matching_loss,
+)
+
+TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 5, "checkpoint_every": 3, "snapshot_res": 8}
+
+
+@pytest.fixture(scope="module")
+def features():
+    return FrozenFeatures(create_backbone("efficientnet_lite0", image_size=16))
+
+
+@pytest.fixture(scope="module")
+def reals():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat_interleave(4)
+    base = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9]])[labels]  # class = dominant colour
+    images = (base.view(-1, 3, 1, 1) + 0.1 * torch.randn(12, 3, 16, 16, generator=g)).clamp(0, 1)
+    return images, labels
+
+
+def test_pyramid_decodes_to_unit_range_and_grows():
+    p = PyramidImages(4, 16, generator=torch.Generator().manual_seed(0))
+    assert p().shape == (4, 3, 16, 16) and p().min() >= 0 and p().max() <= 1
+    sides = []
+    while p.grow(torch.Generator().manual_seed(1)):
+        sides.append(p.levels[-1].shape[-1])
+    assert sides == [2, 4, 8, 16] and p.n_levels == 5
+
+
+def test_augment_shapes_and_gradients_reach_pixels():
+    x = torch.rand(5, 3, 16, 16, requires_grad=True)
+    out = augment(x, 12, torch.Generator().manual_seed(0), 0.0, 0.2)
+    assert out.shape == (5, 3, 12, 12)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_closed_form_gradient_equals_autograd():
+    g = torch.Generator().manual_seed(0)
+    z, y = torch.randn(20, 7, generator=g), torch.randint(0, 4, (20,), generator=g)
+    W = (0.01 * torch.randn(4, 7, generator=g)).requires_grad_()
+    b = torch.zeros(4, requires_grad=True)
+    torch.nn.functional.cross_entropy(z @ W.T + b, y).backward()
+    expected = torch.cat([W.grad.flatten(), b.grad])
+    torch.testing.assert_close(head_gradient(z, y, W.detach(), b.detach()), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_matching_loss_reaches_pixels(features):
+    p = PyramidImages(3, 16, generator=torch.Generator().manual_seed(0))
+    p.grow(torch.Generator().manual_seed(1))
+    W, b = 0.01 * torch.randn(3, 1280), torch.zeros(3)
+    g_syn = head_gradient(features(p()), torch.arange(3), W, b)
+    loss = matching_loss(torch.randn_like(g_syn), g_syn)
+    loss.backward()
+    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in p.levels)
+
+
+def test_loss_falls_and_backbone_is_untouched(features, reals):
+    before = {k: v.clone() for k, v in features.model.state_dict().items()}
+    cfg = DistillConfig(steps=40, lr=0.05, **TINY, seed=0)
+    result = distill(*reals, 3, features, cfg, progress=False)
+    assert all(torch.equal(v, features.model.state_dict()[k]) for k, v in before.items())
+    assert result.images.shape == (3, 3, 16, 16) and result.images.min() >= 0 and result.images.max() <= 1
+    assert list(result.labels) == [0, 1, 2]
+    assert result.losses[-10:].mean() < result.losses[:10].mean()
+    assert result.snapshots.shape[0] == 5 and result.snapshots.shape[2:] == (3, 8, 8)
+
+
+def test_resume_equals_uninterrupted(features, reals, tmp_path):
+    cfg = DistillConfig(steps=12, **TINY, seed=1)
+    whole = distill(*reals, 3, features, cfg, tmp_path / "a", progress=False)
+    distill(*reals, 3, features, cfg, tmp_path / "b", progress=False, stop_after=7)  # interrupted at 7
+    resumed = distill(*reals, 3, features, cfg, tmp_path / "b", progress=False)
+    np.testing.assert_array_equal(resumed.images, whole.images)
+    np.testing.assert_array_equal(resumed.losses, whole.losses)
+
+
+def test_bad_inputs(features, reals):
+    images, labels = reals
+    with pytest.raises(ValueError, match="power of two"):
+        DistillConfig(syn_res=24)
+    with pytest.raises(ValueError, match="real_images must be"):
+        distill(images[:, :, :8, :8], labels, 3, features, DistillConfig(**TINY), progress=False)
+    with pytest.raises(ValueError, match=r"classes \[3\] have no real images"):
+        distill(images, labels, 4, features, DistillConfig(**TINY), progress=False)
