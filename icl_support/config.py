@@ -123,6 +123,8 @@ PROFILES: dict[str, dict] = {
     ),
     "demo": dict(
         _BASE,
+        distill_steps=500,
+        distill_augs=8,
         probe_seeds=3,
         fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
         n_seeds=5,
@@ -153,11 +155,17 @@ PROFILES: dict[str, dict] = {
     ),
 }
 
+# Per-chapter defaults on top of a profile: the write-up's 1-per-class study is on Imagenette.
+CHAPTER_DEFAULTS: dict[tuple[str, str], dict] = {
+    ("paper", "lgm"): {"dataset": "imagenette"},
+}
+
 PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings) if f.name != "profile")
 
 
-def resolve_settings(profile: str, **overrides) -> Settings:
-    """Settings of ``profile`` with every non-``None`` override applied.
+def resolve_settings(profile: str, chapter: str = "", **overrides) -> Settings:
+    """Settings of ``profile`` (plus ``CHAPTER_DEFAULTS[(profile, chapter)]``) with every
+    non-``None`` override applied.
 
     Raises ``ValueError`` naming the unknown profile or parameter (and listing the valid ones), and
     ``TypeError`` naming a parameter whose value has the wrong type.
@@ -168,6 +176,7 @@ def resolve_settings(profile: str, **overrides) -> Settings:
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid parameters: {', '.join(PARAMETER_NAMES)}")
     values = dict(PROFILES[profile])
+    values.update(CHAPTER_DEFAULTS.get((profile, chapter), {}))
     values.update({k: _coerce(k, v) for k, v in overrides.items() if v is not None})
     return Settings(profile=profile, **values)
 

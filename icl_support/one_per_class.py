@@ -23,7 +23,7 @@ from sklearn.decomposition import PCA
 from tqdm.auto import tqdm
 
 from .backbones import create_backbone
-from .cache import canonical_json, load_or_none, save_arrays
+from .cache import key_digest, load_or_none, save_arrays
 from .config import Settings
 from .contexts import centroid, neighbors, random_per_class
 from .data import balanced_subset, load_dataset
@@ -116,7 +116,7 @@ def prepare_images(s: Settings, progress: bool = True) -> ImageData:
         **features.identity,
     }
     pool = load_images(train, idx_pool, s.distill_res, progress)
-    path = cache / "lgm" / f"embeddings-{s.dataset}-{_digest(key)}.npz"
+    path = cache / "lgm" / f"embeddings-{s.dataset}-{key_digest(key)}.npz"
     hit = load_or_none(path, key)
     if hit is None:
         hit = {
@@ -145,7 +145,7 @@ def distilled_images(s: Settings, data: ImageData, progress: bool = True) -> dic
     """
     cfg = distill_config(s)
     key = {**config_key(cfg), **data.key}
-    path = s.cache_path / "lgm" / f"distilled-{s.dataset}-{_digest(key)}.npz"
+    path = s.cache_path / "lgm" / f"distilled-{s.dataset}-{key_digest(key)}.npz"
     hit = load_or_none(path, key)
     if hit is not None:
         return hit
@@ -161,7 +161,8 @@ def distilled_images(s: Settings, data: ImageData, progress: bool = True) -> dic
         "seconds_per_step": np.array(r.seconds_per_step),
         "peak_rss_mb": np.array(r.peak_rss_mb),
     }
-    save_arrays(path, key, **out)
+    if save_arrays(path, key, **out):
+        (path.with_suffix(".work") / "checkpoint.pt").unlink(missing_ok=True)  # finished: resume state not needed
     return out
 
 
@@ -216,7 +217,3 @@ def evaluate_strategies(
             out[name]["linear_probe"] = stats(probe_seeds)
         out[name]["per_context"] = per
     return out
-
-
-def _digest(key: dict) -> str:
-    return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]

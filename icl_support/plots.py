@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
 
 from .tabicl_model import RANDOM_BANNER, TabICLWeights
 
@@ -24,6 +26,16 @@ def save_figure(fig: plt.Figure, name: str, directory: str | Path) -> dict[str, 
     for ext, path in paths.items():
         fig.savefig(path, dpi=150 if ext == "png" else None, bbox_inches="tight")
     return paths
+
+
+def save_images(images: np.ndarray, names: list[str], directory: str | Path) -> Path:
+    """Write each image (N, 3, H, W) in [0, 1] as ``<directory>/<index>_<name>.png`` (8-bit RGB)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, (image, name) in enumerate(zip(images, names, strict=True)):
+        pixels = (np.clip(image.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(directory / f"{i:03d}_{name}.png")
+    return directory
 
 
 def stamp_random_weights(fig: plt.Figure, weights: TabICLWeights) -> None:

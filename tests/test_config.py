@@ -78,3 +78,10 @@ def test_notebook_parameters_are_settings(notebook):
         "tabicl_checkpoint",
     } <= declared
     assert declared - {"profile", "results_json"} <= set(PARAMETER_NAMES)
+
+
+def test_chapter_defaults_only_where_declared():
+    assert resolve_settings("paper", chapter="lgm").dataset == "imagenette"
+    assert resolve_settings("paper").dataset == "cifar10"
+    assert resolve_settings("demo", chapter="lgm").dataset == "digits"
+    assert resolve_settings("paper", chapter="lgm", dataset="cifar10").dataset == "cifar10"

@@ -95,3 +95,14 @@ def test_bad_inputs(features, reals):
         distill(images[:, :, :8, :8], labels, 3, features, DistillConfig(**TINY), progress=False)
     with pytest.raises(ValueError, match=r"classes \[3\] have no real images"):
         distill(images, labels, 4, features, DistillConfig(**TINY), progress=False)
+
+
+def test_save_images_as_png(tmp_path):
+    from PIL import Image
+
+    from icl_support.plots import save_images
+
+    images = np.random.default_rng(0).random((2, 3, 8, 8)).astype(np.float32)
+    out = save_images(images, ["cat", "dog"], tmp_path)
+    png = Image.open(out / "001_dog.png")
+    assert png.size == (8, 8) and png.mode == "RGB"
