@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .backbones import Backbone
-from .cache import load_or_none, save_arrays
+from .cache import key_digest, load_or_none, save_arrays
 from .data import ImageDataset
 
 
@@ -49,8 +49,6 @@ def embedding_key(ds: ImageDataset, indices: np.ndarray, backbone: Backbone) -> 
 
 
 def embedding_path(cache_dir: Path, ds: ImageDataset, backbone: Backbone, key: dict) -> Path:
-    from .cache import key_digest
-
     return Path(cache_dir) / "embeddings" / f"{ds.name}-{ds.split}-{backbone.name}-{key_digest(key)}.npz"
 
 
