@@ -27,12 +27,11 @@ from .backbones import create_backbone
 from .cache import key_digest, load_or_none, save_arrays
 from .config import Settings
 from .contexts import centroid, neighbors, random_per_class
-from .data import balanced_subset, load_dataset
 from .distill import DistillConfig, FrozenFeatures, config_key, distill
 from .peers import make_peer
 from .probe import augmented_bank, linear_probe
 from .tabicl_model import TabICLWeights, make_tabicl
-from .tables import resolve_device
+from .tables import load_splits, resolve_device
 
 STRATEGIES = ("random", "centroid", "distilled", "neighbors")
 EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl")
@@ -98,14 +97,10 @@ def distill_config(s: Settings) -> DistillConfig:
 def prepare_images(s: Settings, progress: bool = True) -> ImageData:
     """Load the class-balanced pool and test images and embed them (embeddings cached)."""
     cache = s.cache_path
-    train, test = (load_dataset(s.dataset, split, s.data_root, cache) for split in ("train", "test"))
-    idx_pool, idx_test = (
-        balanced_subset(train.targets, s.n_train, s.seed),
-        balanced_subset(test.targets, s.n_test, s.seed),
-    )
+    train, test, idx_pool, idx_test = load_splits(s)
     crop = s.distill_crop
-    backbone = create_backbone(s.backbone, crop, resolve_device(s.device))
-    features = FrozenFeatures(backbone).to(resolve_device(s.device))
+    device = resolve_device(s.device)
+    features = FrozenFeatures(create_backbone(s.backbone, crop, device)).to(device)
     key = {
         "kind": "lgm-images/v1",
         "train": train.source_id,

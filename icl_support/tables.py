@@ -18,7 +18,7 @@ from sklearn.decomposition import PCA
 
 from .backbones import create_backbone
 from .config import Settings
-from .data import balanced_subset, load_dataset
+from .data import ImageDataset, balanced_subset, load_dataset
 from .embed import embed_images
 
 
@@ -71,15 +71,23 @@ def reduce_width(X_pool: np.ndarray, others: list[np.ndarray], pca_dim: int, see
     return cast(X_pool), [cast(o) for o in others], float(pca.explained_variance_ratio_.sum())
 
 
-def build_table(settings: Settings, progress: bool = True) -> EmbeddingTable:
-    """Embed the train pool and the test set described by ``settings`` (cached) and reduce width."""
-    cache = settings.cache_path
-    train = load_dataset(settings.dataset, "train", settings.data_root, cache)
-    test = load_dataset(settings.dataset, "test", settings.data_root, cache)
+def load_splits(settings: Settings) -> tuple[ImageDataset, ImageDataset, np.ndarray, np.ndarray]:
+    """The train and test splits of ``settings.dataset`` and the class-balanced indices of the train
+    pool (``n_train``) and test set (``n_test``) drawn with ``settings.seed``."""
+    train, test = (
+        load_dataset(settings.dataset, split, settings.data_root, settings.cache_path) for split in ("train", "test")
+    )
     if train.classes != test.classes:
         raise ValueError(f"{settings.dataset}: train classes {train.classes} differ from test classes {test.classes}")
     idx_train = balanced_subset(train.targets, settings.n_train, settings.seed)
     idx_test = balanced_subset(test.targets, settings.n_test, settings.seed)
+    return train, test, idx_train, idx_test
+
+
+def build_table(settings: Settings, progress: bool = True) -> EmbeddingTable:
+    """Embed the train pool and the test set described by ``settings`` (cached) and reduce width."""
+    cache = settings.cache_path
+    train, test, idx_train, idx_test = load_splits(settings)
     backbone = create_backbone(settings.backbone, settings.image_size, resolve_device(settings.device))
     kw = dict(backbone=backbone, cache_dir=cache, batch_size=settings.embed_batch_size, progress=progress)
     Z_train = embed_images(train, idx_train, **kw)
