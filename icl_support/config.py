@@ -22,6 +22,21 @@ import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+# chapter 5's strategies: icl_support.selection.SELECTORS plus the three distillations
+STRATEGY_NAMES = (
+    "random",
+    "class_mean",
+    "nearest_centroid",
+    "kmeans_medoids",
+    "herding",
+    "kcenter",
+    "row_lgm",
+    "pixel_lgm",
+    "tabicl_lgm",
+    "full",
+)
+CORRUPTION_NAMES = ("gaussian_noise", "gaussian_blur", "contrast", "jpeg")  # icl_support.corruptions
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -65,6 +80,18 @@ class Settings:
     probe_epochs: int = 1000
     probe_augs: int = 32  # augmented views per image embedded once for the linear probe
     probe_seeds: int = 5
+    # chapter 5: every context strategy at k rows per class (accuracy vs rows and vs seconds)
+    ks: tuple[int, ...] = (1, 2, 5, 10, 20, 50)  # rows (images) per class
+    strategies: tuple[str, ...] = STRATEGY_NAMES
+    selection_seeds: int = 5  # seeds of the seeded strategies (random, k-means based, row_lgm)
+    lgm_ipcs: tuple[int, ...] = (1,)  # the ks at which pixel LGM runs (it costs a backbone backward per step)
+    row_distill_steps: int = 500  # embedding-space LGM
+    row_distill_lr: float = 0.01  # Adam lr in units of the pool's per-feature std
+    tabicl_distill_steps: int = 200  # TabICL-aware distillation (only with real TabICL weights)
+    n_tabicl_test: int = 0  # test rows TabICL predicts in chapter 5 (0 = all)
+    # chapter 6: distribution shift of the test images
+    corruptions: tuple[str, ...] = ("gaussian_noise", "gaussian_blur", "contrast", "jpeg")
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
 
     def __post_init__(self) -> None:
         _check_values(self)
@@ -120,6 +147,12 @@ PROFILES: dict[str, dict] = {
         context_sizes=(10, 30, 100),
         n_timing_test=50,
         kv_cache_context=100,
+        ks=(1, 2, 5),
+        selection_seeds=2,
+        row_distill_steps=30,
+        tabicl_distill_steps=5,
+        n_tabicl_test=50,
+        severities=(3,),
     ),
     "demo": dict(
         _BASE,
@@ -132,6 +165,7 @@ PROFILES: dict[str, dict] = {
         n_timing_test=200,
         timing_repeats=2,
         kv_cache_context=1000,
+        n_tabicl_test=200,
     ),
     "paper": dict(
         dataset="cifar10",
@@ -152,6 +186,7 @@ PROFILES: dict[str, dict] = {
         distill_res=256,
         distill_steps=5000,
         distill_augs=10,
+        lgm_ipcs=(1, 2, 5, 10),
     ),
 }
 
@@ -230,6 +265,9 @@ def _check_values(s: Settings) -> None:
         "probe_epochs",
         "probe_augs",
         "probe_seeds",
+        "selection_seeds",
+        "row_distill_steps",
+        "tabicl_distill_steps",
     ):
         if getattr(s, name) < 1:
             raise ValueError(f"parameter {name!r} must be >= 1, got {getattr(s, name)}")
@@ -237,5 +275,18 @@ def _check_values(s: Settings) -> None:
         raise ValueError(f"parameter 'fractions' must be non-empty, each in (0, 1], got {s.fractions}")
     if s.distill_res < 1 or s.distill_res & (s.distill_res - 1):
         raise ValueError(f"parameter 'distill_res' must be a power of two, got {s.distill_res}")
+    if s.n_tabicl_test < 0:
+        raise ValueError(f"parameter 'n_tabicl_test' must be >= 0, got {s.n_tabicl_test}")
+    for name in ("ks", "lgm_ipcs"):
+        if any(k < 1 for k in getattr(s, name)):
+            raise ValueError(f"parameter {name!r} must hold ints >= 1, got {getattr(s, name)}")
+    bad = sorted(set(s.strategies) - set(STRATEGY_NAMES))
+    if bad:
+        raise ValueError(f"unknown strategies {bad} in 'strategies'; valid: {', '.join(STRATEGY_NAMES)}")
+    bad = sorted(set(s.corruptions) - set(CORRUPTION_NAMES))
+    if bad:
+        raise ValueError(f"unknown corruptions {bad} in 'corruptions'; valid: {', '.join(CORRUPTION_NAMES)}")
+    if any(not 1 <= v <= 5 for v in s.severities):
+        raise ValueError(f"parameter 'severities' must hold ints in 1..5, got {s.severities}")
     if not s.context_sizes or any(n < 1 for n in s.context_sizes):
         raise ValueError(f"parameter 'context_sizes' must be non-empty, each >= 1, got {s.context_sizes}")
