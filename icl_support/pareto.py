@@ -88,7 +88,8 @@ def build(s: Settings, data: ImageData, name: str, k: int, weights: TabICLWeight
         t = time.perf_counter()
         r = distill_through_tabicl(weights, data.Z_pool, data.y_pool, cfg, progress=progress)
         return Built([Context(r.rows, r.labels, None)], [time.perf_counter() - t])
-    raise ValueError(f"unknown strategy {name!r}; valid: {', '.join((*SELECTORS, 'row_lgm', 'pixel_lgm', 'tabicl_lgm'))}")
+    valid = ", ".join((*SELECTORS, "row_lgm", "pixel_lgm", "tabicl_lgm"))
+    raise ValueError(f"unknown strategy {name!r}; valid: {valid}")
 
 
 class Scorer:

@@ -42,9 +42,10 @@ def main() -> None:
             "notes": {
                 "rows": "context rows = classes x k (full: the whole pool)",
                 "evaluators": "all read the same rows: PCA to pca_dim fitted on the whole real pool",
-                "seeds": f"random, kmeans_medoids, row_lgm and class_mean (k > 1) over {settings.selection_seeds} seeds",
+                "seeds": "random, kmeans_medoids, row_lgm and class_mean (k > 1) over "
+                f"{settings.selection_seeds} seeds",
                 "tabicl": weights.label
-                + (": TabICL accuracies here are CHANCE and mean nothing; seconds are real" if weights.is_random else ""),
+                + (": TabICL accuracies here are CHANCE; seconds are real" if weights.is_random else ""),
                 "tabicl_test_rows": run["tabicl_test_rows"],
                 "pixel_lgm": f"ipc in {list(settings.lgm_ipcs)}, {settings.distill_steps} steps, "
                 f"K = {settings.distill_augs}, {settings.distill_res} px; build_seconds = seconds/step x steps",
