@@ -1,0 +1,105 @@
+"""Distribution shift: the same contexts, scored on corrupted test images.
+
+Only the test images are corrupted (:mod:`icl_support.corruptions`, CIFAR-10-C constants); contexts
+are built from the clean pool exactly as in chapter 5. Corrupted test embeddings are cached, keyed
+by the clean test set, the corruption, its severity and the seed. Usage::
+
+    shift = run_shift(settings, data, weights, contexts)   # contexts: {name: Context}
+    shift["results"]["centroid"]["gaussian_noise"]["3"]["logreg"]     # accuracy
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
+from tqdm.auto import tqdm
+
+from .cache import key_digest, load_or_none, save_arrays
+from .config import Settings
+from .corruptions import corrupt
+from .one_per_class import ImageData, embed_tensors, load_images, stats
+from .peers import make_peer
+from .selection import Context
+from .tabicl_model import TabICLWeights, make_tabicl
+from .tables import load_splits, resolve_device
+
+SHIFT_EVALUATORS = ("logreg", "nearest_mean", "one_nn", "tabicl")
+
+
+def corrupted_embeddings(s: Settings, data: ImageData, name: str, severity: int, progress: bool = False) -> np.ndarray:
+    """Centre-view embeddings (M, F) of the test images under corruption ``name`` at ``severity`` (cached)."""
+    key = {"kind": "shifted-test/v1", **data.key, "corruption": name, "severity": int(severity), "seed": s.seed}
+    path = s.cache_path / "shift" / f"test-{s.dataset}-{name}-{severity}-{key_digest(key)}.npz"
+    hit = load_or_none(path, key)
+    if hit is not None:
+        return hit["Z"]
+    _, test, _, idx_test = load_splits(s)
+    images = load_images(test, idx_test, s.distill_res, progress)
+    Z = embed_tensors(data.features, corrupt(images, name, severity, seed=s.seed), data.crop)
+    save_arrays(path, key, Z=Z)
+    return Z
+
+
+def score(s: Settings, ctx: Context, reduce, Z_test: np.ndarray, y_test: np.ndarray, weights: TabICLWeights) -> dict:
+    """Accuracy of each evaluator fitted on ``ctx`` (rows reduced by ``reduce``) on ``Z_test``."""
+    X, Zt = reduce(ctx.X), reduce(Z_test)
+    out = {
+        "logreg": make_peer("logreg", s.seed).fit(X, ctx.y).score(Zt, y_test),
+        "nearest_mean": make_peer("nearest_mean").fit(X, ctx.y).score(Zt, y_test),
+        "one_nn": KNeighborsClassifier(n_neighbors=1).fit(X, ctx.y).score(Zt, y_test),
+    }
+    if not weights.is_random:  # with random weights TabICL's accuracy under shift means nothing: not run
+        clf = make_tabicl(weights, s.n_estimators, resolve_device(s.device), s.seed).fit(X, ctx.y)
+        out["tabicl"] = float((clf.predict(Zt) == y_test).mean())
+    return {k: float(v) for k, v in out.items()}
+
+
+def _scores(s, ctxs, reduce, Z, y, weights) -> dict:
+    """``{evaluator: {mean, std, n}}`` over the contexts ``ctxs`` (several seeds of one strategy)."""
+    per = [score(s, c, reduce, Z, y, weights) for c in ctxs]
+    return {ev: stats([p[ev] for p in per]) for ev in per[0]}
+
+
+def run_shift(
+    s: Settings,
+    data: ImageData,
+    weights: TabICLWeights,
+    contexts: dict[str, list[Context]],
+    reduce,
+    progress: bool = True,
+) -> dict:
+    """``{"results": {strategy: {"clean" or corruption: {"0" or severity: {evaluator: {mean, std, n}}}}}}``.
+
+    ``contexts`` maps a strategy to its contexts (one per seed); ``reduce`` maps raw embeddings to the
+    rows the evaluators read (e.g. chapter 5's PCA).
+    """
+    results: dict = {
+        name: {"clean": {"0": _scores(s, c, reduce, data.Z_test, data.y_test, weights)}} for name, c in contexts.items()
+    }
+    jobs = [(c, v) for c in s.corruptions for v in s.severities]
+    for corruption, severity in tqdm(jobs, desc="corruptions", disable=not progress):
+        Z = corrupted_embeddings(s, data, corruption, severity)
+        for name, ctxs in contexts.items():
+            results[name].setdefault(corruption, {})[str(severity)] = _scores(s, ctxs, reduce, Z, data.y_test, weights)
+    return {"results": results, "tabicl": "run" if not weights.is_random else "not run: random weights"}
+
+
+SHIFT_STRATEGIES = {
+    "random": "random",
+    "centroid": "nearest_centroid",
+    "class_mean": "class_mean",
+    "distilled": "pixel_lgm",
+}
+
+
+def shift_contexts(s: Settings, data: ImageData, weights: TabICLWeights, k: int) -> dict[str, list[Context]]:
+    """The issue's four contexts at ``k`` per class: random (``selection_seeds`` draws), the rows nearest the
+    centroids, the class means, and pixel-LGM images at ipc = ``k`` (``distilled``; needs ``k`` in ``lgm_ipcs``)."""
+    from .pareto import build
+
+    out = {}
+    for label, name in SHIFT_STRATEGIES.items():
+        built = build(s, data, name, k, weights)
+        if built.contexts:
+            out[label] = built.contexts
+    return out

@@ -1,0 +1,83 @@
+"""Chapter 5's runner, tables and explorer on a tiny synthetic pool (no backbone needed)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+import torch
+from conftest import blobs
+
+from icl_support.config import resolve_settings
+from icl_support.explorer import context_images, gallery
+from icl_support.one_per_class import ImageData
+from icl_support.pareto import EVALUATORS, pareto_front, run_pareto
+from icl_support.pareto_plots import distillation_gap, front, long_table, plot_accuracy, wide_table
+
+
+@pytest.fixture(scope="module")
+def tiny(random_weights, cache_dir):
+    Z, y = blobs(n_per_class=12, n_classes=3, dim=16, seed=4)
+    Zt, yt = blobs(n_per_class=5, n_classes=3, dim=16, seed=4)
+    pool = torch.rand(len(y), 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    data = ImageData(None, ("a", "b", "c"), pool, y, Z, Zt, yt, {}, 8)
+    s = resolve_settings(
+        "smoke",
+        cache_dir=str(cache_dir),
+        ks=[1, 2],
+        strategies=["random", "class_mean", "herding", "row_lgm", "pixel_lgm", "tabicl_lgm", "full"],
+        lgm_ipcs=[4],  # pixel LGM would need a backbone: outside ks here, so it is skipped with a note
+        pca_dim=4,
+        n_tabicl_test=6,
+    )
+    return s, data, run_pareto(s, data, random_weights, progress=False)
+
+
+def test_run_pareto_structure(tiny):
+    s, data, run = tiny
+    res = run["results"]
+    assert set(res) == {"random", "class_mean", "herding", "row_lgm", "full"}
+    assert set(res["random"]) == {"1", "2"} and set(res["full"]) == {"all"}
+    assert res["random"]["2"]["rows"] == 6 and res["full"]["all"]["rows"] == 36
+    for ev in EVALUATORS:
+        e = res["random"]["1"][ev]
+        assert 0 <= e["mean"] <= 1 and e["n"] == s.selection_seeds
+    assert res["herding"]["1"]["logreg"]["n"] == 1  # deterministic strategy: one context
+    assert res["class_mean"]["2"]["logreg"]["n"] == s.selection_seeds  # k-means for k > 1: seeded
+    assert res["random"]["1"]["tabicl_seconds"]["mean"] > 0
+    assert run["tabicl_test_rows"] == 6
+    assert "lgm_ipcs" in run["skipped"]["pixel_lgm"]["1"]
+    assert "random weights" in run["skipped"]["tabicl_lgm"]["1"]
+    # well-separated blobs: the class means classify the test rows perfectly with nearest class mean
+    assert res["class_mean"]["1"]["nearest_mean"]["mean"] == 1.0
+
+
+def test_tables_and_figures(tiny):
+    s, data, run = tiny
+    res = run["results"]
+    t = long_table(res)
+    assert len(t) == len(EVALUATORS) * sum(len(v) for v in res.values())
+    w = wide_table(res, "logreg")
+    assert list(w.columns) == ["1", "2", "all"] and "random" in w.index
+    f = front(res, "logreg")
+    assert f["rows"].is_monotonic_increasing and f["mean"].is_monotonic_increasing
+    assert distillation_gap(res).empty  # no pixel LGM in this run
+    assert len(plot_accuracy(res, "rows").axes) == len(EVALUATORS)
+    assert len(plot_accuracy(res, "tabicl_seconds", evaluators=("logreg",)).axes) == 1
+
+
+def test_explorer_images(tiny):
+    s, data, run = tiny
+    images, caption = context_images(run, data, "herding", "2", 1)
+    assert images.shape == (2, 8, 8, 3) and caption == "real images"
+    images, caption = context_images(run, data, "class_mean", "1", 0)
+    assert images.shape == (1, 8, 8, 3) and "rows, not images" in caption
+    with pytest.raises(KeyError, match="no context for strategy"):
+        context_images(run, data, "kcenter", "1", 0)
+    assert gallery(run, data, "1").axes
+
+
+def test_pareto_front():
+    rows = np.array([10, 10, 20, 50, 50, 100])
+    acc = np.array([0.3, 0.5, 0.4, 0.6, 0.7, 0.65])
+    assert pareto_front(rows, acc).tolist() == [1, 4]
