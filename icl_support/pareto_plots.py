@@ -51,7 +51,9 @@ def wide_table(results: dict, evaluator: str) -> pd.DataFrame:
     t = long_table(results)
     t = t[t.evaluator == evaluator]
     cells = t.assign(
-        cell=[f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}" for m, s, n in zip(t["mean"], t["std"], t["n"])]
+        cell=[
+            f"{m:.3f} ± {sd:.3f}" if n > 1 else f"{m:.3f}" for m, sd, n in zip(t["mean"], t["std"], t["n"], strict=True)
+        ]
     )
     order = list(dict.fromkeys(t.k.tolist()))
     return cells.pivot(index="strategy", columns="k", values="cell").reindex(columns=order).fillna("")
