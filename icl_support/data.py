@@ -4,10 +4,14 @@ Registry (``DATASETS``):
 
 ``cifar10``     torchvision's downloader into ``<cache>/data``; or ``data_root`` = a folder with
                 ``train/<class>/*`` and ``test/<class>/*`` (e.g. ``shared/data/cifar10-jpg.tar.gz``).
+``cifar100``    as ``cifar10`` (torchvision's ``CIFAR100``; 100 fine classes), or ``data_root`` = a folder
+                with ``train/<class>/*`` and ``test/<class>/*``.
 ``imagenette``  torchvision's downloader (320 px); or ``data_root`` with ``train/`` and ``val/``
                 class folders (the ``imagenette2-320`` tarball's layout). Split ``test`` = ``val``.
 ``digits``      scikit-learn's 8x8 handwritten digits (1,797 images, shipped inside sklearn); a
                 fixed stratified split: 1/3 test, split seed 0 (independent of the run seed).
+``shapes20``    20 generated classes (5 shapes x 4 colours, 32 px; :mod:`icl_support.shapes`): offline,
+                for the many-class paths. 100 train and 30 test images per class.
 ``folder``      any class-folder tree: ``data_root/train/<class>/*`` and ``data_root/test/<class>/*``
                 (``val/`` accepted for ``test``).
 
@@ -185,6 +189,41 @@ def _cifar10(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
     )
 
 
+def _cifar100(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
+    if data_root:
+        return image_folder(_split_dir(Path(data_root).expanduser(), split, "cifar100"), "cifar100", split)
+    from torchvision.datasets import CIFAR100
+
+    root = cache_dir / "data"
+    try:
+        ds = CIFAR100(str(root), train=split == "train", download=True)
+    except Exception as err:  # URLError, socket errors, corrupt archive
+        raise _offline_hint("cifar100", err, "train/<class>/*.jpg and test/<class>/*.jpg") from err
+    images = ds.data  # (n, 32, 32, 3) uint8
+    return ImageDataset(
+        name="cifar100",
+        split=split,
+        classes=tuple(ds.classes),
+        targets=np.asarray(ds.targets, dtype=np.int64),
+        source_id=f"torchvision-cifar100:{split}",
+        _load=lambda i: Image.fromarray(images[i]),
+    )
+
+
+def _shapes20(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
+    from .shapes import make_shapes
+
+    images, labels, classes = make_shapes(100 if split == "train" else 30, seed=0 if split == "train" else 1)
+    return ImageDataset(
+        name="shapes20",
+        split=split,
+        classes=classes,
+        targets=labels,
+        source_id=f"shapes20:{split}:{hashlib.sha256(images.tobytes()).hexdigest()[:12]}",
+        _load=lambda i: Image.fromarray(images[i]),
+    )
+
+
 def _imagenette(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
     if data_root:
         return image_folder(_split_dir(Path(data_root).expanduser(), split, "imagenette"), "imagenette", split)
@@ -212,4 +251,6 @@ DATASETS: dict[str, Callable[[str, str, Path], ImageDataset]] = {
     "imagenette": _imagenette,
     "digits": _digits,
     "folder": _folder,
+    "cifar100": _cifar100,
+    "shapes20": _shapes20,
 }
