@@ -10,7 +10,9 @@ by the clean test set, the corruption, its severity and the seed. Usage::
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
@@ -103,3 +105,35 @@ def shift_contexts(s: Settings, data: ImageData, weights: TabICLWeights, k: int)
         if built.contexts:
             out[label] = built.contexts
     return out
+
+
+def severity_table(results: dict, severity: int, evaluator: str) -> pd.DataFrame:
+    """Strategies x (clean, each corruption) accuracy at one ``severity`` for one evaluator (means)."""
+    rows = {}
+    for name, per in results.items():
+        row = {"clean": per["clean"]["0"][evaluator]["mean"]}
+        for corruption, by_sev in per.items():
+            if corruption != "clean" and str(severity) in by_sev:
+                row[corruption] = by_sev[str(severity)][evaluator]["mean"]
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def plot_shift(results: dict, evaluator: str) -> plt.Figure:
+    """One panel per corruption: accuracy (± std over draws) against severity (0 = clean), a line per strategy."""
+    corruptions = [c for c in next(iter(results.values())) if c != "clean"]
+    fig, axes = plt.subplots(1, len(corruptions), figsize=(3.2 * len(corruptions), 3), sharey=True, squeeze=False)
+    for ax, corruption in zip(axes[0], corruptions, strict=True):
+        for name, per in results.items():
+            sev = sorted(per[corruption], key=int)
+            x = [0] + [int(v) for v in sev]
+            pts = [per["clean"]["0"][evaluator]] + [per[corruption][v][evaluator] for v in sev]
+            ax.errorbar(
+                x, [p["mean"] for p in pts], yerr=[p["std"] for p in pts], marker="o", ms=4, capsize=2, label=name
+            )
+        ax.set_title(corruption, fontsize=9)
+        ax.set_xlabel("severity (0 = clean)")
+    axes[0, 0].set_ylabel(f"{evaluator} accuracy")
+    axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
