@@ -53,8 +53,13 @@ def seeds_for(s: Settings, name: str, k: int) -> list[int]:
     return [s.seed + i for i in range(s.selection_seeds)] if seeded else [s.seed]
 
 
-def build(s: Settings, data: ImageData, name: str, k: int, weights: TabICLWeights, progress: bool = False) -> Built:
-    """Contexts of strategy ``name`` with ``k`` rows per class (several seeds where the strategy is seeded)."""
+def build(
+    s: Settings, data: ImageData, name: str, k: int, weights: TabICLWeights, progress: bool = False, pca=None
+) -> Built:
+    """Contexts of strategy ``name`` with ``k`` rows per class (several seeds where the strategy is seeded).
+
+    ``pca``: the evaluators' PCA; TabICL-aware distillation optimises rows in that space (the rows TabICL
+    reads) and maps them back with ``inverse_transform``, which the evaluators' projection undoes exactly."""
     n_classes = len(data.classes)
     if name in SELECTORS:
         out = Built([], [])
@@ -82,12 +87,17 @@ def build(s: Settings, data: ImageData, name: str, k: int, weights: TabICLWeight
     if name == "tabicl_lgm":
         if weights.is_random:
             return Built([], [], note="skipped: TabICL has random weights, so its loss means nothing")
-        from .tabicl_distill import TabICLDistillConfig, distill_through_tabicl
+        if n_classes > 10:
+            return Built([], [], note="skipped: TabICL's differentiable path has at most 10 classes")
+        from .tabicl_distill import TabICLDistillConfig, distill_tabicl
+        from .tabicl_torch import TorchTabICL
 
+        rows = pca.transform(data.Z_pool).astype(np.float32) if pca is not None else data.Z_pool
         cfg = TabICLDistillConfig(ipc=k, steps=s.tabicl_distill_steps, seed=s.seed)
         t = time.perf_counter()
-        r = distill_through_tabicl(weights, data.Z_pool, data.y_pool, cfg, progress=progress)
-        return Built([Context(r.rows, r.labels, None)], [time.perf_counter() - t])
+        r = distill_tabicl(TorchTabICL(weights, resolve_device(s.device)), rows, data.y_pool, n_classes, cfg, progress)
+        X = pca.inverse_transform(r.rows).astype(np.float32) if pca is not None else r.rows  # back to raw space
+        return Built([Context(X, r.labels, None)], [time.perf_counter() - t])
     valid = ", ".join((*SELECTORS, "row_lgm", "pixel_lgm", "tabicl_lgm"))
     raise ValueError(f"unknown strategy {name!r}; valid: {valid}")
 
@@ -134,7 +144,7 @@ def run_pareto(s: Settings, data: ImageData, weights: TabICLWeights, progress: b
     images: dict = {}
     jobs = [(n, k) for n in s.strategies if n != "full" for k in s.ks] + [("full", 0)] * ("full" in s.strategies)
     for name, k in tqdm(jobs, desc="strategies x k", disable=not progress):
-        built = build(s, data, name, k or 1, weights)
+        built = build(s, data, name, k or 1, weights, pca=score.pca)
         if not built.contexts:
             skipped.setdefault(name, {})["all" if name == "full" else str(k)] = built.note
             continue

@@ -81,3 +81,24 @@ def test_pareto_front():
     rows = np.array([10, 10, 20, 50, 50, 100])
     acc = np.array([0.3, 0.5, 0.4, 0.6, 0.7, 0.65])
     assert pareto_front(rows, acc).tolist() == [1, 4]
+
+
+def test_tabicl_aware_strategy_plumbing(tiny, random_weights):
+    """The tabicl_lgm path end to end. The checkpoint is the random one passed as a local file, so the
+    strategy runs (plumbing only: RANDOM WEIGHTS, the rows mean nothing)."""
+    from sklearn.decomposition import PCA
+
+    from icl_support.config import with_overrides
+    from icl_support.pareto import build
+    from icl_support.tabicl_model import TabICLWeights
+
+    s, data, _ = tiny
+    pca = PCA(4, random_state=0).fit(data.Z_pool)
+    local = TabICLWeights("local", random_weights.path)
+    built = build(with_overrides(s, tabicl_distill_steps=2), data, "tabicl_lgm", 1, local, pca=pca)
+    (ctx,) = built.contexts
+    assert ctx.X.shape == (3, 16) and ctx.index is None and list(ctx.y) == [0, 1, 2]
+    # rows were optimised in PCA space and mapped back: they lie on the PCA subspace (raw pool rows do not)
+    np.testing.assert_allclose(pca.inverse_transform(pca.transform(ctx.X)), ctx.X, atol=1e-4)
+    assert not np.allclose(pca.inverse_transform(pca.transform(data.Z_pool[:3])), data.Z_pool[:3], atol=1e-4)
+    assert built.seconds[0] > 0
