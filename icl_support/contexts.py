@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tables import check_rows
+
 
 def random_per_class(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Indices of ``k`` random rows per class (sorted by class), without replacement."""
@@ -27,6 +29,8 @@ def random_per_class(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def centroid(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per class (in label order), the index of the row closest in L2 to the class-mean embedding."""
+    Z, y = np.asarray(Z), np.asarray(y)
+    check_rows(Z, y, "centroid: embeddings")
     out = []
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
@@ -37,6 +41,11 @@ def centroid(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def neighbors(Z_real: np.ndarray, y_real: np.ndarray, Z_syn: np.ndarray, y_syn: np.ndarray) -> np.ndarray:
     """For each synthetic row, the index of the most cosine-similar real row of the same class."""
+    Z_real, y_real, Z_syn, y_syn = map(np.asarray, (Z_real, y_real, Z_syn, y_syn))
+    check_rows(Z_real, y_real, "neighbors: real embeddings")
+    check_rows(Z_syn, y_syn, "neighbors: synthetic embeddings")
+    if Z_real.shape[1] != Z_syn.shape[1]:
+        raise ValueError(f"neighbors: real rows have {Z_real.shape[1]} features, synthetic rows {Z_syn.shape[1]}")
     unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True).clip(1e-12)  # noqa: E731
     R, S = unit(Z_real), unit(Z_syn)
     out = []

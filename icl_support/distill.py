@@ -23,11 +23,14 @@ gives zero-mean noise, which is likely what was intended.
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
 import os
 import resource
 import time
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +63,12 @@ class DistillConfig:
     seed: int = 3407
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # numpy scalars pass (numbers.Integral / numbers.Real); bools only where declared
+            value, kind = getattr(self, f.name), _FIELD_TYPES[f.name]
+            abstract = {int: numbers.Integral, float: numbers.Real, bool: (bool, np.bool_)}[kind]
+            ok = isinstance(value, abstract) and (kind is bool or not isinstance(value, (bool, np.bool_)))
+            if not ok:
+                raise TypeError(f"DistillConfig.{f.name} must be {kind.__name__}, got {type(value).__name__} {value!r}")
         if self.ipc < 1 or self.steps < 1 or self.augs_per_step < 1:
             raise ValueError(
                 f"ipc, steps and augs_per_step must be >= 1, got {self.ipc}, {self.steps}, {self.augs_per_step}"
@@ -72,6 +81,12 @@ class DistillConfig:
     @property
     def n_levels(self) -> int:
         return int(math.log2(self.syn_res)) + 1
+
+
+_FIELD_TYPES = {
+    f.name: {"int": int, "float": float, "bool": bool}[f.type] if isinstance(f.type, str) else f.type
+    for f in fields(DistillConfig)
+}
 
 
 class PyramidImages(nn.Module):
@@ -113,32 +128,66 @@ class PyramidImages(nn.Module):
         return torch.sigmoid(2 * x)
 
 
+@dataclass(frozen=True)
+class AugmentDraw:
+    """The random numbers of :func:`augment` for ``B`` images, on the CPU, in the order drawn.
+
+    ``u`` (6, B) uniforms: scale, ratio, centre x, centre y, flip, noise-on; ``noise`` (B, C, r, r)
+    standard normals. Slicing ``[lo:hi]`` gives the draw of images ``lo..hi-1``: a data-parallel
+    rank draws the whole batch (keeping the generator in step with every other rank) and applies
+    only its slice.
+    """
+
+    u: torch.Tensor
+    noise: torch.Tensor
+    out_res: int
+    noise_mean: float
+    noise_std: float
+
+    def __getitem__(self, s: slice) -> AugmentDraw:
+        return AugmentDraw(self.u[:, s], self.noise[s], self.out_res, self.noise_mean, self.noise_std)
+
+
+def draw_augment(
+    n: int, out_res: int, generator: torch.Generator, noise_mean: float, noise_std: float, channels: int = 3
+) -> AugmentDraw:
+    """Draw the augmentation of ``n`` images (consumes ``generator`` exactly as :func:`augment` does)."""
+    u = torch.stack([torch.rand(n, generator=generator) for _ in range(6)])
+    noise = torch.randn((n, channels, out_res, out_res), generator=generator)
+    return AugmentDraw(u, noise, out_res, noise_mean, noise_std)
+
+
+def apply_augment(images: torch.Tensor, draw: AugmentDraw) -> torch.Tensor:
+    """Apply ``draw`` to ``images`` (B, C, H, W) in [0, 1] -> (B, C, out_res, out_res); differentiable."""
+    B, device, out_res = images.shape[0], images.device, draw.out_res
+    if draw.u.shape[1] != B:
+        raise ValueError(f"augmentation drawn for {draw.u.shape[1]} images, applied to {B}")
+    u = draw.u.to(device)
+    scale = 0.08 + 0.92 * u[0]
+    ratio = torch.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * u[1])
+    w = torch.sqrt(scale * ratio).clamp(max=1.0)
+    h = torch.sqrt(scale / ratio).clamp(max=1.0)
+    cx = (2 * u[2] - 1) * (1 - w)
+    cy = (2 * u[3] - 1) * (1 - h)
+    flip = torch.where(u[4] < 0.5, -1.0, 1.0)
+    theta = torch.zeros(B, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 2] = w * flip, cx
+    theta[:, 1, 1], theta[:, 1, 2] = h, cy
+    grid = F.affine_grid(theta, [B, 3, out_res, out_res], align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    noisy = (u[5] < 0.5).float().view(B, 1, 1, 1)
+    noise = draw.noise_mean + draw.noise_std * draw.noise.to(device)
+    return out + noisy * noise
+
+
 def augment(
     images: torch.Tensor, out_res: int, generator: torch.Generator, noise_mean: float, noise_std: float
 ) -> torch.Tensor:
     """Differentiable flip (p=0.5), random resized crop (scale U(0.08, 1), log-uniform ratio 3/4..4/3)
     through ``affine_grid``/``grid_sample`` (bilinear, zero padding), then noise N(mean, std^2) with
     p=0.5. ``images``: (B, 3, H, W) in [0, 1] -> (B, 3, out_res, out_res). Each image draws its own."""
-    B, device = images.shape[0], images.device
-
-    def rand(*shape):
-        return torch.rand(*shape, generator=generator).to(device)
-
-    scale = 0.08 + 0.92 * rand(B)
-    ratio = torch.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * rand(B))
-    w = torch.sqrt(scale * ratio).clamp(max=1.0)
-    h = torch.sqrt(scale / ratio).clamp(max=1.0)
-    cx = (2 * rand(B) - 1) * (1 - w)
-    cy = (2 * rand(B) - 1) * (1 - h)
-    flip = torch.where(rand(B) < 0.5, -1.0, 1.0)
-    theta = torch.zeros(B, 2, 3, device=device)
-    theta[:, 0, 0], theta[:, 0, 2] = w * flip, cx
-    theta[:, 1, 1], theta[:, 1, 2] = h, cy
-    grid = F.affine_grid(theta, [B, 3, out_res, out_res], align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    noisy = (rand(B) < 0.5).float().view(B, 1, 1, 1)
-    noise = noise_mean + noise_std * torch.randn(out.shape, generator=generator).to(device)
-    return out + noisy * noise
+    draw = draw_augment(images.shape[0], out_res, generator, noise_mean, noise_std, images.shape[1])
+    return apply_augment(images, draw)
 
 
 class FrozenFeatures(nn.Module):
@@ -168,6 +217,16 @@ def head_gradient(z: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Te
     return torch.cat([(err.T @ z / len(z)).flatten(), err.mean(0)])
 
 
+def head_gradient_sum(z: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``len(z) * head_gradient(z, y, W, b)``: the per-sample sum, which adds across data-parallel shards.
+
+    z (N, F), y (N,) int, W (C, F), b (C,) -> (C * F + C,). Differentiable in ``z``.
+    """
+    p = torch.softmax(z @ W.T + b, dim=1)
+    err = p - F.one_hot(y, W.shape[0]).to(p.dtype)
+    return torch.cat([(err.T @ z).flatten(), err.sum(0)])
+
+
 def matching_loss(g_real: torch.Tensor, g_syn: torch.Tensor) -> torch.Tensor:
     """1 - cosine similarity of two flattened gradients (one cosine over the whole vector)."""
     return 1 - F.cosine_similarity(g_real, g_syn, dim=0)
@@ -184,27 +243,56 @@ class DistillResult:
 
 
 class _State:
-    """Everything a resumed run needs: pyramid, optimizer, RNG, losses, snapshots, step."""
+    """Everything a resumed run needs: pyramid, optimizer, RNG, losses, snapshots, step, and the
+    JSON of the run's identity (config, classes), so a checkpoint of another run is never used."""
 
     @staticmethod
-    def save(path: Path, pyramid, opt, gen, step, losses, snapshots) -> None:
+    def save(path: Path, identity: str, pyramid, opt, gen, step, losses, snapshots) -> bool:
+        """Write atomically; on ``OSError`` warn and return False (the run goes on without checkpoints)."""
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        torch.save(
-            {
-                "levels": [p.detach().cpu() for p in pyramid.levels],
-                "opt": opt.state_dict(),
-                "rng": gen.get_state(),
-                "step": step,
-                "losses": torch.tensor(losses),
-                "snapshots": [s.clone() for s in snapshots],
-            },
-            tmp,
-        )
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(
+                {
+                    "identity": identity,
+                    "levels": [p.detach().cpu() for p in pyramid.levels],
+                    "opt": opt.state_dict(),
+                    "rng": gen.get_state(),
+                    "step": step,
+                    "losses": torch.tensor(losses),
+                    "snapshots": [s.clone() for s in snapshots],
+                },
+                tmp,
+            )
+            os.replace(tmp, path)
+        except OSError as err:
+            warnings.warn(f"could not write LGM checkpoint {path} ({err}); continuing without one", stacklevel=3)
+            return False
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return True
 
     @staticmethod
-    def load(path: Path):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    def load(path: Path, identity: str, discard: bool = True) -> dict | None:
+        """The checkpoint at ``path`` if it is readable and of this run; otherwise warn, remove it
+        (when ``discard``) and return None, so the run starts afresh."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            problem = "" if state.get("identity") == identity else "belongs to another run (config or classes differ)"
+        except Exception as err:  # truncated zip, unpickling refused, OSError: all mean "unusable"
+            state, problem = None, f"is unreadable ({type(err).__name__}: {err})"
+        if not problem:
+            return state
+        warnings.warn(f"LGM checkpoint {path} {problem}; starting afresh", stacklevel=3)
+        if discard:
+            path.unlink(missing_ok=True)
+        return None
+
+
+def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    """Contiguous slice ``[lo, hi)`` of ``n`` items for ``rank`` of ``world_size`` (sizes differ by <= 1)."""
+    return rank * n // world_size, (rank + 1) * n // world_size
 
 
 def distill(
@@ -216,33 +304,47 @@ def distill(
     work_dir: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    parallel=None,
 ) -> DistillResult:
     """Run LGM for ``config.steps`` steps (resuming from ``work_dir/checkpoint.pt`` if present).
 
     ``real_images``: (M, 3, syn_res, syn_res) float in [0, 1] (the real pool, already resized);
     ``real_labels``: (M,) int64 in [0, n_classes). ``stop_after`` ends the run early after that
     many steps (for tests of interruption); the checkpoint then holds the state to resume from.
+
+    ``parallel`` (data parallelism, e.g. :class:`icl_support.distributed.Collective`): an object
+    with ``rank``, ``world_size``, ``all_reduce_sum_(tensor)`` and ``barrier()``. Every rank draws
+    the whole step's randomness from the same generator and computes only its contiguous slice of
+    the real batch and of the K augmented synthetic copies; the head-gradient sums and the image
+    gradients are all-reduced, so every rank holds the same images. Only rank 0 writes checkpoints.
     """
     cfg = config
     if real_images.ndim != 4 or real_images.shape[1:] != (3, cfg.syn_res, cfg.syn_res):
         raise ValueError(f"real_images must be (M, 3, {cfg.syn_res}, {cfg.syn_res}), got {tuple(real_images.shape)}")
     if real_labels.shape != real_images.shape[:1] or int(real_labels.max()) >= n_classes or int(real_labels.min()) < 0:
         raise ValueError(f"real_labels must be (M,) ints in [0, {n_classes}), got shape {tuple(real_labels.shape)}")
+    if not torch.isfinite(real_images).all():
+        raise ValueError(f"real_images hold {int((~torch.isfinite(real_images)).sum())} NaN/inf values")
     missing = set(range(n_classes)) - set(real_labels.tolist())
     if missing:
         raise ValueError(f"classes {sorted(missing)} have no real images")
+    n_syn = n_classes * cfg.ipc
+    n_real = cfg.ipc * cfg.augs_per_step * n_classes  # also the number of augmented synthetic images
+    rank = 0 if parallel is None else parallel.rank
+    if parallel is not None and not 1 <= parallel.world_size <= n_real:
+        raise ValueError(f"world_size must be in [1, {n_real}] (images per step), got {parallel.world_size}")
     device = features.mean.device
     gen = torch.Generator().manual_seed(cfg.seed)
-    n_syn = n_classes * cfg.ipc
     syn_labels = torch.arange(n_classes).repeat_interleave(cfg.ipc).to(device)
     pyramid = PyramidImages(n_syn, cfg.syn_res, cfg.decorrelate, gen).to(device)
     weights_before = {k: v.clone() for k, v in features.model.state_dict().items()}
     ckpt = Path(work_dir) / "checkpoint.pt" if work_dir else None
+    identity = json.dumps({**config_key(cfg), "n_classes": n_classes}, sort_keys=True)
     losses: list[float] = []
     snapshots: list[torch.Tensor] = []
     start = 0
-    if ckpt is not None and ckpt.exists():
-        state = _State.load(ckpt)
+    state = _State.load(ckpt, identity, discard=rank == 0) if ckpt is not None and ckpt.exists() else None
+    if state is not None:
         while pyramid.n_levels < len(state["levels"]):
             pyramid.grow(torch.Generator())  # shape only; values are overwritten below
         with torch.no_grad():
@@ -251,16 +353,18 @@ def distill(
         gen.set_state(state["rng"])
         start, losses, snapshots = state["step"], state["losses"].tolist(), list(state["snapshots"])
     opt = torch.optim.Adam(pyramid.parameters(), lr=cfg.lr)
-    if ckpt is not None and start:
+    if state is not None and start:
         opt.load_state_dict(state["opt"])
+    if parallel is not None:
+        _check_same_start(parallel, start, device)
+    writes = ckpt is not None and rank == 0
 
     def snapshot():
         with torch.no_grad():
             return F.interpolate(pyramid(), size=cfg.snapshot_res, mode="bilinear", antialias=True).cpu()
 
-    n_real = cfg.ipc * cfg.augs_per_step * n_classes
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
-    bar = tqdm(range(start, end), desc="LGM", disable=not progress, initial=start, total=cfg.steps)
+    bar = tqdm(range(start, end), desc="LGM", disable=not progress or rank != 0, initial=start, total=cfg.steps)
     t0 = time.perf_counter()
     for step in bar:
         if step > 0 and step % cfg.grow_every == 0 and pyramid.n_levels < cfg.n_levels:
@@ -268,25 +372,29 @@ def distill(
             pyramid.grow(gen)
             opt = torch.optim.Adam(pyramid.parameters(), lr=cfg.lr)
         idx = torch.randint(len(real_images), (n_real,), generator=gen)
-        with torch.no_grad():
-            x_real = augment(real_images[idx].to(device), cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
-            z_real = features(x_real)
-            W = cfg.head_std * torch.randn(n_classes, z_real.shape[1], generator=gen).to(device)
-            b = torch.zeros(n_classes, device=device)
-            g_real = head_gradient(z_real, real_labels[idx].to(device), W, b)
-        syn = pyramid().repeat(cfg.augs_per_step, 1, 1, 1)
-        x_syn = augment(syn, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
-        g_syn = head_gradient(features(x_syn), syn_labels.repeat(cfg.augs_per_step), W, b)
-        loss = matching_loss(g_real, g_syn)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if parallel is None:
+            with torch.no_grad():
+                x_real = augment(real_images[idx].to(device), cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
+                z_real = features(x_real)
+                W = cfg.head_std * torch.randn(n_classes, z_real.shape[1], generator=gen).to(device)
+                b = torch.zeros(n_classes, device=device)
+                g_real = head_gradient(z_real, real_labels[idx].to(device), W, b)
+            syn = pyramid().repeat(cfg.augs_per_step, 1, 1, 1)
+            x_syn = augment(syn, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
+            g_syn = head_gradient(features(x_syn), syn_labels.repeat(cfg.augs_per_step), W, b)
+            loss = matching_loss(g_real, g_syn)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        else:
+            loss = _parallel_gradients(
+                parallel, pyramid, opt, features, real_images, real_labels, idx, syn_labels, n_classes, cfg, gen
+            )
         opt.step()
         losses.append(float(loss.detach()))
         bar.set_postfix(loss=f"{losses[-1]:.4f}", levels=pyramid.n_levels)
         done = step + 1
-        if ckpt is not None and (done % cfg.checkpoint_every == 0 or done == end):
-            ckpt.parent.mkdir(parents=True, exist_ok=True)
-            _State.save(ckpt, pyramid, opt, gen, done, losses, snapshots)
+        if writes and (done % cfg.checkpoint_every == 0 or done == end):
+            writes = _State.save(ckpt, identity, pyramid, opt, gen, done, losses, snapshots)
     seconds = (time.perf_counter() - t0) / max(1, end - start)
     for k, v in weights_before.items():
         if not torch.equal(features.model.state_dict()[k], v):
@@ -300,6 +408,56 @@ def distill(
         seconds_per_step=seconds,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
     )
+
+
+def _check_same_start(parallel, start: int, device: torch.device) -> None:
+    """Raise unless every rank resumes from the same step (they all read rank 0's checkpoint)."""
+    sums = torch.tensor([start, start**2], dtype=torch.float64, device=device)
+    parallel.all_reduce_sum_(sums)  # all equal iff W * sum(s^2) == sum(s)^2, so every rank reaches the same verdict
+    parallel.barrier()  # nobody trains (and rank 0 overwrites the checkpoint) before all have read it
+    total, squares = sums.tolist()
+    if parallel.world_size * squares != total**2:
+        raise RuntimeError(
+            f"data-parallel ranks resume from different steps (this rank {parallel.rank}: {start}); "
+            "work_dir must be one folder shared by all ranks"
+        )
+
+
+def _parallel_gradients(
+    parallel, pyramid, opt, features, real_images, real_labels, idx, syn_labels, n_classes, cfg, gen
+):
+    """One data-parallel LGM step up to the optimizer: fills the pyramid's gradients (identical on
+    every rank) and returns the loss. Consumes ``gen`` exactly as the single-process step does."""
+    device, K = features.mean.device, cfg.augs_per_step
+    n_real = len(idx)
+    lo, hi = shard_bounds(n_real, parallel.rank, parallel.world_size)
+    with torch.no_grad():
+        draw_real = draw_augment(n_real, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
+        mine = idx[lo:hi]
+        z_real = features(apply_augment(real_images[mine].to(device), draw_real[lo:hi]))
+        W = cfg.head_std * torch.randn(n_classes, z_real.shape[1], generator=gen).to(device)
+        b = torch.zeros(n_classes, device=device)
+        g_real = head_gradient_sum(z_real, real_labels[mine].to(device), W, b)
+        parallel.all_reduce_sum_(g_real)
+        g_real = g_real / n_real
+    n_aug = K * len(syn_labels)
+    draw_syn = draw_augment(n_aug, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
+    lo, hi = shard_bounds(n_aug, parallel.rank, parallel.world_size)
+    syn = pyramid().repeat(K, 1, 1, 1)[lo:hi]
+    s_mine = head_gradient_sum(features(apply_augment(syn, draw_syn[lo:hi])), syn_labels.repeat(K)[lo:hi], W, b)
+    s_all = s_mine.detach().clone()
+    parallel.all_reduce_sum_(s_all)
+    s_all.requires_grad_(True)
+    loss = matching_loss(g_real, s_all / n_aug)
+    (grad_s,) = torch.autograd.grad(loss, s_all)  # the same on every rank
+    opt.zero_grad(set_to_none=True)
+    s_mine.backward(grad_s)  # this rank's share of d loss / d pixels
+    params = list(pyramid.parameters())
+    flat = torch.cat([p.grad.flatten() for p in params])
+    parallel.all_reduce_sum_(flat)
+    for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
+        p.grad.copy_(g.view_as(p))
+    return loss
 
 
 def config_key(cfg: DistillConfig) -> dict:

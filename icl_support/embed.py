@@ -64,11 +64,48 @@ def embed_images(
 ) -> np.ndarray:
     """Embeddings ``(len(indices), F)`` float32 of ``ds[indices]``, from the cache when present.
 
-    Raises ``ValueError`` if the backbone returns non-finite values (the chunk is not cached).
+    ``indices``: 1-D ints in ``[0, len(ds))``. Raises ``ValueError`` on bad indices and if the
+    backbone returns non-finite values (the chunk is not cached).
     """
-    indices = np.asarray(indices, dtype=np.int64)
+    indices = check_indices(indices, len(ds), f"{ds.name}/{ds.split}")
     key = embedding_key(ds, indices, backbone)
     path = embedding_path(Path(cache_dir), ds, backbone, key)
+    return embed_to_cache(ds, indices, backbone, path, key, batch_size, chunk_size, num_workers, progress)
+
+
+def check_indices(indices, n_items: int, name: str) -> np.ndarray:
+    """``indices`` as int64 ``(n,)``; ``ValueError`` unless a non-empty 1-D integer array in ``[0, n_items)``."""
+    arr = np.asarray(indices)
+    if arr.ndim != 1 or len(arr) == 0:
+        raise ValueError(f"{name}: indices must be a non-empty 1-D array, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name}: indices must be integers, got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() >= n_items:
+        raise ValueError(f"{name}: indices must be in [0, {n_items}), got min {arr.min()} and max {arr.max()}")
+    return arr.astype(np.int64)
+
+
+def embed_to_cache(
+    ds: ImageDataset,
+    indices: np.ndarray,
+    backbone: Backbone,
+    path: Path,
+    key: dict,
+    batch_size: int = 64,
+    chunk_size: int = 2048,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> np.ndarray:
+    """Embed ``ds[indices]`` into the cache file ``path`` under ``key`` (returned from it when present).
+
+    Work is done in chunks of ``chunk_size`` images, each a batch sequence of ``batch_size``
+    starting at the chunk's first image; a finished chunk is saved next to ``path`` as
+    ``<stem>.partNNNNN.npz`` (so an interrupted run resumes) and the parts are removed once
+    ``path`` is written. Returns ``(len(indices), F)`` float32. Used by :func:`embed_images` and,
+    for one rank's shard, by :mod:`icl_support.distributed`.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    path = Path(path)
     hit = load_or_none(path, key)
     if hit is not None:
         return hit["features"]

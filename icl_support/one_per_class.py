@@ -133,9 +133,10 @@ def prepare_images(s: Settings, progress: bool = True) -> ImageData:
     )
 
 
-def distilled_images(s: Settings, data: ImageData, progress: bool = True) -> dict[str, np.ndarray]:
+def distilled_images(s: Settings, data: ImageData, progress: bool = True, parallel=None) -> dict[str, np.ndarray]:
     """LGM images for ``data``'s pool (cached; an interrupted run resumes from its checkpoint).
 
+    ``parallel``: data-parallel ranks (see :func:`icl_support.distill.distill`); only rank 0 writes.
     Keys: ``images`` (C*ipc, 3, side, side), ``labels``, ``losses`` (steps,), ``snapshots``
     (levels, C*ipc, 3, 64, 64), ``seconds_per_step``, ``peak_rss_mb``.
     """
@@ -147,7 +148,14 @@ def distilled_images(s: Settings, data: ImageData, progress: bool = True) -> dic
         return hit
     n_classes = len(data.classes)
     r = distill(
-        data.pool, torch.as_tensor(data.y_pool), n_classes, data.features, cfg, path.with_suffix(".work"), progress
+        data.pool,
+        torch.as_tensor(data.y_pool),
+        n_classes,
+        data.features,
+        cfg,
+        path.with_suffix(".work"),
+        progress,
+        parallel=parallel,
     )
     out = {
         "images": r.images,
@@ -157,7 +165,7 @@ def distilled_images(s: Settings, data: ImageData, progress: bool = True) -> dic
         "seconds_per_step": np.array(r.seconds_per_step),
         "peak_rss_mb": np.array(r.peak_rss_mb),
     }
-    if save_arrays(path, key, **out):
+    if (parallel is None or parallel.rank == 0) and save_arrays(path, key, **out):
         (path.with_suffix(".work") / "checkpoint.pt").unlink(missing_ok=True)  # finished: resume state not needed
     return out
 
