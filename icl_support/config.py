@@ -166,6 +166,9 @@ PROFILES: dict[str, dict] = {
         timing_repeats=2,
         kv_cache_context=1000,
         n_tabicl_test=200,
+        selection_seeds=3,
+        row_distill_steps=300,
+        tabicl_distill_steps=100,
     ),
     "paper": dict(
         dataset="cifar10",
