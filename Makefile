@@ -46,8 +46,8 @@ test: $(STAMP)
 	$(PY) -m pytest -ra
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check icl_support tests
-	$(VENV)/bin/ruff format --check icl_support tests
+	$(VENV)/bin/ruff check icl_support tests scripts benchmarks
+	$(VENV)/bin/ruff format --check icl_support tests scripts benchmarks
 
 constraints: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^icl-support' > constraints.txt

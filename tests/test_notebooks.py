@@ -108,3 +108,60 @@ def test_wrong_type_fails_the_run(tmp_path, cache_dir):
             {"profile": "smoke", "seed": "three", "cache_dir": str(cache_dir)},
             progress=False,
         )
+
+
+@pytest.mark.notebooks
+def test_chapter7_smoke(executed):
+    """The performance chapter glues the ratios recorded in results/bench-*.json and draws its figures."""
+    import json
+
+    path, out = executed["07_performance"]
+    g = glued(path)
+    rec = {n: json.loads(Path(f"results/bench-{n}.json").read_text()) for n in ("embed", "distill", "tabicl")}
+    assert float(g["embed_ratio"]) == pytest.approx(rec["embed"]["ratios"]["throughput_ours_over_bare"])
+    assert float(g["cache_speedup"]) == pytest.approx(rec["embed"]["ratios"]["cache_hit_speedup"])
+    assert float(g["lgm_speedup"]) == pytest.approx(rec["distill"]["ratios"]["seconds_per_step_reference_over_ours"])
+    assert float(g["lgm_mem_ratio"]) == pytest.approx(rec["distill"]["ratios"]["peak_memory_reference_over_ours"])
+    assert int(g["tab_goal_n"]) == rec["tabicl"]["goal"]["n_context"]
+    assert g["tab_label"].strip("'") == rec["tabicl"]["tabicl_label"]
+    for name in ("ch7-embed", "ch7-lgm-step", "ch7-tabicl-context", "ch7-tabicl-width"):
+        assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
+
+
+@pytest.mark.notebooks
+def test_chapter5_smoke(executed):
+    """Every strategy at the smoke profile's ks; the recorded CIFAR-10 Pareto run glued from its JSON."""
+    import json
+
+    path, out = executed["05_context_strategies"]
+    g = glued(path)
+    assert g["profile"] == "'smoke'" and g["tabicl_weights"] == "'random'" and g["ks"] == "'1, 3'"
+    assert int(g["full_rows"]) == 200 and 0.5 < float(g["full_logreg"]) <= 1.0  # real peer accuracy on digits
+    assert float(g["random_k1_tabicl_seconds"]) > 0 and int(g["tabicl_test_rows"]) == 50
+    assert "full" in g["front_logreg"]  # the whole pool ends the front on digits
+    rec = json.loads(Path("results/cifar10-pareto.json").read_text())["results"]
+    assert float(g["rec_full_logreg"]) == pytest.approx(rec["full"]["all"]["logreg"]["mean"])
+    assert float(g["rec_class_mean_k1_nearest_mean"]) == pytest.approx(rec["class_mean"]["1"]["nearest_mean"]["mean"])
+    for name in ("ch5-accuracy-vs-rows", "ch5-accuracy-vs-seconds", "ch5-gallery", "ch5-recorded-accuracy-vs-rows"):
+        assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
+
+
+@pytest.mark.notebooks
+def test_chapter6_smoke(executed):
+    """Many classes (shapes20), shift, attention, projection and TabICL-aware distillation run in smoke."""
+    import json
+
+    path, out = executed["06_beyond"]
+    g = glued(path)
+    assert g["many_dataset"] == "'shapes20'" and int(g["many_classes"]) == 20
+    assert float(g["many_full_nearest_mean"]) > 0.2  # 4x chance on the generated 20 classes: real accuracy
+    assert int(g["shift_severity"]) == 3
+    assert 0 <= float(g["shift_class_mean_gaussian_noise"]) <= 1
+    for name in ("centroid", "distilled"):
+        assert 0 < float(g[f"attn_own_{name}"]) < 1
+    assert int(g["tl_steps"]) == 5 and float(g["tl_seconds_per_step"]) > 0
+    rec = json.loads(Path("results/cifar10-shift.json").read_text())["results"]
+    got = float(g["rec_nearest_mean_class_mean_gaussian_noise"])
+    assert got == pytest.approx(rec["class_mean"]["gaussian_noise"]["3"]["nearest_mean"]["mean"])
+    for name in ("ch6-many-classes", "ch6-shift-nearest_mean", "ch6-projection", "ch6-attention"):
+        assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()

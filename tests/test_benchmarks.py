@@ -1,0 +1,110 @@
+"""The benchmark scripts run in --quick mode and write well-formed JSON; their shared helpers behave."""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from icl_support.tabicl_model import RANDOM_BANNER
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_common():
+    spec = importlib.util.spec_from_file_location("bench_common", REPO / "benchmarks" / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(name: str, out: Path, *extra: str) -> dict:
+    """Run ``benchmarks/<name>.py --quick`` as a file (as a user would) and read its JSON."""
+    cmd = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--no-progress", "--out", str(out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([*cmd, *extra], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RATIO " in done.stdout
+    data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    prov = data["provenance"]
+    assert prov["torch"] == torch.__version__ and prov["quick"] is True
+    assert "--quick" in prov["command"] and prov["date_utc"].endswith("Z") and prov["git_commit"]
+    assert prov["machine"]["cpu_count"] >= 1 and prov["settings"]
+    assert data["benchmark"] == name and any(line.startswith("RATIO ") for line in data["lines"])
+    return data
+
+
+def finite_positive(x) -> bool:
+    return isinstance(x, float) and math.isfinite(x) and x > 0
+
+
+def test_embed_quick(tmp_path):
+    data = run_script("embed", tmp_path / "bench-embed.json")
+    assert data["same_embeddings"] and data["cache_hit_equal"] and data["max_abs_diff"] == 0.0
+    assert data["n_images"] == data["provenance"]["settings"]["n_images"]
+    assert all(finite_positive(v) for v in data["ratios"].values())
+    shares = data["breakdown_share_of_ours"]
+    assert math.isclose(sum(shares.values()), 1.0, rel_tol=1e-9)
+    goal = data["goals"]["cache_hit_speedup"]
+    assert goal["met"] == (data["ratios"]["cache_hit_speedup"] >= goal["goal"])
+
+
+def test_distill_quick(tmp_path):
+    data = run_script("distill", tmp_path / "bench-distill.json")
+    eq = data["equality"]
+    assert eq["loss_close"] and eq["grads_close"] and eq["params_close"] and eq["update_max_abs"] > 0
+    assert data["library_check"]["equal"]
+    assert data["library_check"]["library_losses"] == data["library_check"]["our_step_losses"]
+    for variant in ("ours", "reference"):
+        assert data["memory"][variant]["peak_rise_mb"] > 0
+    assert all(finite_positive(v) for v in data["ratios"].values())
+    if not torch.cuda.is_available():
+        assert data["gpu_options"]["measured"] is False and "NOT measured" in data["gpu_options"]["note"]
+
+
+def test_tabicl_quick(tmp_path, cache_dir, random_weights):
+    out = tmp_path / "bench-tabicl.json"
+    data = run_script("tabicl", out, "--embeddings-from", "none", "--cache-dir", str(cache_dir))
+    settings = data["provenance"]["settings"]
+    assert data["data"]["source"] == "gaussian" and "GAUSSIAN" in data["data"]["description"]
+    assert data["tabicl_label"] == RANDOM_BANNER
+    assert [r["n_context"] for r in data["sweep"]] == settings["sizes"]
+    for r in data["sweep"]:
+        assert r["max_abs_prob_diff"] < 1e-4  # fit-once predicts what the default path predicts
+        assert finite_positive(r["predict_speedup"]) and 0.0 <= r["tabicl_accuracy"] <= 1.0
+    full = str(data["data"]["full_width"])
+    assert set(data["at_goal_n"]) == {str(d) for d in settings["pca_dims"]} | {full}
+    for peer, by_width in data["peer_accuracy"].items():
+        for d in settings["pca_dims"]:
+            drops = [f - p for f, p in zip(by_width[full], by_width[str(d)], strict=True)]
+            expected = 100 * sum(drops) / len(drops)
+            assert math.isclose(data["accuracy_cost_points"][peer][str(d)]["mean_points"], expected, abs_tol=1e-9)
+    for d, g in data["goal"]["by_pca_dim"].items():
+        met = g["speedup_per_query_fit_once"] >= data["goal"]["speed_goal"] and (
+            g["worst_peer_accuracy_cost_points"] < data["goal"]["accuracy_goal_points"]
+        )
+        assert g["met_per_query"] == met, d
+
+
+def test_interleaved_alternates_and_records_every_call():
+    common = load_common()
+    calls = []
+    times = common.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, progress=False)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert all(len(t["wall_s"]) == 3 and len(t["cpu_s"]) == 3 for t in times.values())
+    s = common.summary(times["a"])
+    assert s["best_s"] == min(times["a"]["wall_s"]) and s["best_s"] <= s["median_s"]
+    with pytest.raises(ValueError, match="repeats must be >= 1, got 0"):
+        common.interleaved({"a": lambda: None}, 0)
+
+
+def test_ratio_line_states_the_goal_verdict():
+    common = load_common()
+    assert common.ratio_line("x", 0.79, 0.8) == "RATIO x: 0.79x (goal >= 0.8x: NOT met)"
+    assert common.ratio_line("x", 120.0, 100) == "RATIO x: 120x (goal >= 100x: met)"
+    assert common.ratio_line("x", 2.0) == "RATIO x: 2x"
