@@ -168,46 +168,34 @@ def _offline_hint(name: str, err: Exception, layout: str) -> DatasetUnavailableE
     )
 
 
-def _cifar10(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
+def _torchvision_cifar(name: str, split: str, data_root: str, cache_dir: Path) -> ImageDataset:
+    """``cifar10`` / ``cifar100``: a class-folder ``data_root``, else torchvision's downloader."""
     if data_root:
-        return image_folder(_split_dir(Path(data_root).expanduser(), split, "cifar10"), "cifar10", split)
-    from torchvision.datasets import CIFAR10
+        return image_folder(_split_dir(Path(data_root).expanduser(), split, name), name, split)
+    from torchvision import datasets
 
-    root = cache_dir / "data"
+    loader = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
     try:
-        ds = CIFAR10(str(root), train=split == "train", download=True)
+        ds = loader(str(cache_dir / "data"), train=split == "train", download=True)
     except Exception as err:  # URLError, socket errors, corrupt archive
-        raise _offline_hint("cifar10", err, "train/<class>/*.jpg and test/<class>/*.jpg") from err
+        raise _offline_hint(name, err, "train/<class>/*.jpg and test/<class>/*.jpg") from err
     images = ds.data  # (n, 32, 32, 3) uint8
     return ImageDataset(
-        name="cifar10",
+        name=name,
         split=split,
         classes=tuple(ds.classes),
         targets=np.asarray(ds.targets, dtype=np.int64),
-        source_id=f"torchvision-cifar10:{split}",
+        source_id=f"torchvision-{name}:{split}",
         _load=lambda i: Image.fromarray(images[i]),
     )
+
+
+def _cifar10(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
+    return _torchvision_cifar("cifar10", split, data_root, cache_dir)
 
 
 def _cifar100(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
-    if data_root:
-        return image_folder(_split_dir(Path(data_root).expanduser(), split, "cifar100"), "cifar100", split)
-    from torchvision.datasets import CIFAR100
-
-    root = cache_dir / "data"
-    try:
-        ds = CIFAR100(str(root), train=split == "train", download=True)
-    except Exception as err:  # URLError, socket errors, corrupt archive
-        raise _offline_hint("cifar100", err, "train/<class>/*.jpg and test/<class>/*.jpg") from err
-    images = ds.data  # (n, 32, 32, 3) uint8
-    return ImageDataset(
-        name="cifar100",
-        split=split,
-        classes=tuple(ds.classes),
-        targets=np.asarray(ds.targets, dtype=np.int64),
-        source_id=f"torchvision-cifar100:{split}",
-        _load=lambda i: Image.fromarray(images[i]),
-    )
+    return _torchvision_cifar("cifar100", split, data_root, cache_dir)
 
 
 def _shapes20(split: str, data_root: str, cache_dir: Path) -> ImageDataset:

@@ -36,3 +36,25 @@ def prepare_run(settings: Settings, progress: bool = True) -> Run:
     weights = resolve_weights(settings.tabicl_checkpoint, settings.cache_path, seed=0)
     table = build_table(settings, progress=progress)
     return Run(settings, table, weights, device)
+
+
+def script_settings(doc: str, default_out: str, argv: list[str] | None = None):
+    """Command line of the ``scripts/*.py`` runs: a YAML file of parameters and ``--out``.
+
+    Returns ``(settings, weights, out_path)``; the YAML holds ``profile`` plus any settings, validated
+    like the notebooks' parameters.
+    """
+    import argparse
+
+    import yaml
+
+    from .config import resolve_settings
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("params", help="YAML mapping: profile plus any settings (see icl_support/config.py)")
+    ap.add_argument("--out", default=default_out)
+    args = ap.parse_args(argv)
+    with open(args.params) as f:
+        params = yaml.safe_load(f) or {}
+    settings = resolve_settings(params.pop("profile", "demo"), **params)
+    return settings, resolve_weights(settings.tabicl_checkpoint, settings.cache_path), args.out

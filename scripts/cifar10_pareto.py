@@ -11,31 +11,21 @@ of parameters (validated like the notebooks'). Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
-import yaml
-
-from icl_support.config import resolve_settings
 from icl_support.notebook import provenance, write_json
 from icl_support.one_per_class import prepare_images
 from icl_support.pareto import run_pareto
-from icl_support.tabicl_model import resolve_weights
+from icl_support.run import script_settings
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("params", help="YAML mapping: profile plus any settings (see icl_support/config.py)")
-    ap.add_argument("--out", default="results/cifar10-pareto.json")
-    args = ap.parse_args()
     t0 = time.perf_counter()
-    params = yaml.safe_load(open(args.params)) or {}
-    settings = resolve_settings(params.pop("profile", "demo"), **params)
-    weights = resolve_weights(settings.tabicl_checkpoint, settings.cache_path)
+    settings, weights, out = script_settings(__doc__, "results/cifar10-pareto.json")
     data = prepare_images(settings)
     run = run_pareto(settings, data, weights)
     write_json(
-        args.out,
+        out,
         {
             "results": run["results"],
             "skipped": run["skipped"],
@@ -62,7 +52,7 @@ def main() -> None:
             "provenance": provenance(settings, weights, wall_time_s=time.perf_counter() - t0),
         },
     )
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

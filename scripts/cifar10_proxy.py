@@ -11,27 +11,18 @@ parameters (validated like the notebooks'). Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
-import yaml
 
-from icl_support.config import resolve_settings
 from icl_support.notebook import provenance, write_json
 from icl_support.one_per_class import distill_config, distilled_images, evaluate_strategies, prepare_images
-from icl_support.tabicl_model import resolve_weights
+from icl_support.run import script_settings
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("params", help="YAML mapping: profile plus any settings (see icl_support/config.py)")
-    ap.add_argument("--out", default="results/cifar10-proxy.json")
-    args = ap.parse_args()
     t0 = time.perf_counter()
-    params = yaml.safe_load(open(args.params)) or {}
-    settings = resolve_settings(params.pop("profile", "demo"), **params)
-    weights = resolve_weights(settings.tabicl_checkpoint, settings.cache_path)
+    settings, weights, out = script_settings(__doc__, "results/cifar10-proxy.json")
     data = prepare_images(settings)
     lgm = distilled_images(settings, data)
     results = evaluate_strategies(settings, data, lgm, weights)
@@ -40,7 +31,7 @@ def main() -> None:
         f"mean/std over {settings.random_draws} draws; linear probe: mean of {settings.probe_seeds} seeds per draw"
     )
     write_json(
-        args.out,
+        out,
         {
             "results": results,
             "notes": {
@@ -67,7 +58,7 @@ def main() -> None:
             "provenance": provenance(settings, weights, wall_time_s=time.perf_counter() - t0),
         },
     )
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -10,37 +10,28 @@ contrast, JPEG; CIFAR-10-C constants) at each severity, with provenance. Logic l
 
 from __future__ import annotations
 
-import argparse
 import time
 
-import yaml
 from sklearn.decomposition import PCA
 
-from icl_support.config import resolve_settings
 from icl_support.notebook import provenance, write_json
 from icl_support.one_per_class import prepare_images
+from icl_support.run import script_settings
 from icl_support.shift import run_shift, shift_contexts
-from icl_support.tabicl_model import resolve_weights
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("params", help="YAML mapping: profile plus any settings (see icl_support/config.py)")
-    ap.add_argument("--out", default="results/cifar10-shift.json")
-    args = ap.parse_args()
     t0 = time.perf_counter()
-    params = yaml.safe_load(open(args.params)) or {}
-    s = resolve_settings(params.pop("profile", "demo"), **params)
-    weights = resolve_weights(s.tabicl_checkpoint, s.cache_path)
+    s, weights, out = script_settings(__doc__, "results/cifar10-shift.json")
     data = prepare_images(s)
     pca = PCA(s.pca_dim, random_state=s.seed).fit(data.Z_pool) if s.pca_dim else None
     reduce = (lambda Z: pca.transform(Z).astype("float32")) if pca else (lambda Z: Z)
     contexts = shift_contexts(s, data, weights, s.ipc)
-    out = run_shift(s, data, weights, contexts, reduce)
+    shift = run_shift(s, data, weights, contexts, reduce)
     write_json(
-        args.out,
+        out,
         {
-            **out,
+            **shift,
             "notes": {
                 "contexts": f"{s.ipc} per class from the clean pool; random over {s.selection_seeds} draws",
                 "distilled": f"pixel LGM at ipc {s.ipc}: {s.distill_steps} steps, K = {s.distill_augs}, "
@@ -52,7 +43,7 @@ def main() -> None:
             "provenance": provenance(s, weights, wall_time_s=time.perf_counter() - t0),
         },
     )
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

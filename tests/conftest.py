@@ -6,7 +6,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pytest
+import torch
 
+from icl_support.backbones import create_backbone
+from icl_support.distill import FrozenFeatures
 from icl_support.tabicl_model import resolve_weights
 from icl_support.tables import EmbeddingTable
 
@@ -38,3 +41,27 @@ def blob_table():
     return EmbeddingTable(
         X, y, Xt, yt, ("a", "b", "c"), raw_dim=8, pca_dim=0, backbone_weights="none", explained_variance=1.0
     )
+
+
+@pytest.fixture(scope="session")
+def features():
+    """The offline backbone at 16 px, frozen: for tiny LGM runs."""
+    return FrozenFeatures(create_backbone("efficientnet_lite0", image_size=16))
+
+
+@pytest.fixture(scope="session")
+def reals():
+    """12 real 16-px images of 3 classes (class = dominant colour) and their labels."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat_interleave(4)
+    base = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9]])[labels]
+    return (base.view(-1, 3, 1, 1) + 0.1 * torch.randn(12, 3, 16, 16, generator=g)).clamp(0, 1), labels
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread: on the shared 2-core machine, 2 OpenMP threads spin-wait and cost ~10x the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,13 +12,7 @@ from icl_support.tabicl_model import make_tabicl
 N_CTX, N_QUERY, N_FEATURES = 30, 7, 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core machine, 2 OpenMP threads spin-wait and cost ~10x the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

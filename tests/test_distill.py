@@ -2,10 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.backbones import create_backbone
 from icl_support.distill import (
     DistillConfig,
-    FrozenFeatures,
     PyramidImages,
     augment,
     distill,
@@ -14,20 +12,6 @@ from icl_support.distill import (
 )
 
 TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 5, "checkpoint_every": 3, "snapshot_res": 8}
-
-
-@pytest.fixture(scope="module")
-def features():
-    return FrozenFeatures(create_backbone("efficientnet_lite0", image_size=16))
-
-
-@pytest.fixture(scope="module")
-def reals():
-    g = torch.Generator().manual_seed(0)
-    labels = torch.arange(3).repeat_interleave(4)
-    base = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9]])[labels]  # class = dominant colour
-    images = (base.view(-1, 3, 1, 1) + 0.1 * torch.randn(12, 3, 16, 16, generator=g)).clamp(0, 1)
-    return images, labels
 
 
 def test_pyramid_decodes_to_unit_range_and_grows():

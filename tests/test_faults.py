@@ -66,7 +66,7 @@ from icl_support.cache import load_arrays
 from icl_support.config import resolve_settings
 from icl_support.contexts import centroid, neighbors
 from icl_support.data import DatasetUnavailableError, load_dataset
-from icl_support.distill import DistillConfig, FrozenFeatures, distill
+from icl_support.distill import DistillConfig, distill
 from icl_support.distributed import EmbedJob, embed_shard
 from icl_support.embed import embed_images, embedding_key, embedding_path
 from icl_support.peers import PEERS, make_peer
@@ -74,19 +74,6 @@ from icl_support.tables import build_table, check_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 3, "checkpoint_every": 3, "snapshot_res": 8}
-
-
-@pytest.fixture(scope="module")
-def features():
-    return FrozenFeatures(create_backbone("efficientnet_lite0", image_size=16))
-
-
-@pytest.fixture(scope="module")
-def reals():
-    g = torch.Generator().manual_seed(0)
-    labels = torch.arange(3).repeat_interleave(4)
-    base = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9]])[labels]
-    return (base.view(-1, 3, 1, 1) + 0.1 * torch.randn(12, 3, 16, 16, generator=g)).clamp(0, 1), labels
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ from icl_support.tabicl_torch import TorchTabICL, apply_context_stats, fit_conte
 CONST_COL = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core machine, 2 OpenMP threads spin-wait and cost ~10x the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
