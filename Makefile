@@ -34,7 +34,7 @@ executed/params.yml: FORCE
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 executed/%.ipynb: nbs/%.ipynb $(PACKAGE) executed/params.yml $(STAMP)
-	$(PY) -m icl_support.run_notebook $< $@ -f executed/params.yml
+	$(PY) -m icl_support.run_notebook $< $@ -s executed/params.yml
 
 notebooks: $(EXECUTED)
 

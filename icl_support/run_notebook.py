@@ -6,6 +6,11 @@ first, listing the valid ones. Types and values are checked inside the notebook 
 
     python -m icl_support.run_notebook nbs/01_context_scaling.ipynb out.ipynb -p profile smoke -p seed 3
     python -m icl_support.run_notebook nbs/02_inference_time.ipynb out.ipynb -f my-params.yaml
+    python -m icl_support.run_notebook nbs/07_performance.ipynb out.ipynb -s book-params.yaml
+
+``-s FILE`` is a parameter file shared by every chapter (``make book PARAMS=...``): a name this
+notebook does not declare is skipped when some chapter in the same folder declares it, and refused
+otherwise, so a typo still stops the build.
 """
 
 from __future__ import annotations
@@ -52,9 +57,28 @@ def run_notebook(
     )
 
 
+def shared_parameters(path: str | Path, parameters: dict) -> dict:
+    """The subset of a book-wide parameter mapping that ``path`` declares; names that no notebook
+    beside it declares raise ``ValueError`` (a typo must not pass silently)."""
+    path = Path(path)
+    mine = set(notebook_parameters(path))
+    known = set().union(*(notebook_parameters(nb) for nb in sorted(path.parent.glob("*.ipynb"))), mine)
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: no chapter in {path.parent} declares them")
+    return {k: v for k, v in parameters.items() if k in mine}
+
+
 def _parse_value(text: str):
     """``-p`` values are read as YAML scalars/lists (``3`` -> int, ``[1, 2]`` -> list, ``cpu`` -> str)."""
     return yaml.safe_load(text)
+
+
+def _load_mapping(parser: argparse.ArgumentParser, file: str) -> dict:
+    loaded = yaml.safe_load(Path(file).read_text()) or {}
+    if not isinstance(loaded, dict):
+        parser.error(f"{file}: expected a mapping of parameter names to values")
+    return loaded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,14 +87,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("-f", "--parameters-file", action="append", default=[], help="YAML file of parameters")
+    parser.add_argument(
+        "-s", "--shared-file", action="append", default=[], help="YAML file of book-wide parameters (see above)"
+    )
     parser.add_argument("--cwd", default=".", help="kernel working directory (default: here)")
     args = parser.parse_args(argv)
     params: dict = {}
+    try:
+        for file in args.shared_file:
+            params.update(shared_parameters(args.notebook, _load_mapping(parser, file)))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for file in args.parameters_file:
-        loaded = yaml.safe_load(Path(file).read_text()) or {}
-        if not isinstance(loaded, dict):
-            parser.error(f"{file}: expected a mapping of parameter names to values")
-        params.update(loaded)
+        params.update(_load_mapping(parser, file))
     params.update({name: _parse_value(value) for name, value in args.parameter})
     try:
         run_notebook(args.notebook, args.output, params, cwd=args.cwd)

@@ -165,3 +165,18 @@ def test_chapter6_smoke(executed):
     assert got == pytest.approx(rec["class_mean"]["gaussian_noise"]["3"]["nearest_mean"]["mean"])
     for name in ("ch6-many-classes", "ch6-shift-nearest_mean", "ch6-projection", "ch6-attention"):
         assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
+
+
+def test_shared_parameter_file_skips_other_chapters_names(tmp_path):
+    """``make book PARAMS=...`` hands one file to every chapter: each takes its own names, typos still fail."""
+    from icl_support.run_notebook import shared_parameters
+
+    book_wide = {"profile": "smoke", "ks": [1, 2], "fractions": [0.5, 1.0], "results_dir": "results"}
+    ch1 = shared_parameters("nbs/01_context_scaling.ipynb", book_wide)
+    assert ch1 == {"profile": "smoke", "fractions": [0.5, 1.0]}
+    assert shared_parameters("nbs/05_context_strategies.ipynb", book_wide) == {"profile": "smoke", "ks": [1, 2]}
+    with pytest.raises(ValueError, match="unknown parameter.*fractons"):
+        shared_parameters("nbs/01_context_scaling.ipynb", {"fractons": [0.5]})
+    bad = tmp_path / "p.yml"
+    bad.write_text("profile: smoke\nseeed: 3\n")
+    assert main(["nbs/01_context_scaling.ipynb", str(tmp_path / "o.ipynb"), "-s", str(bad)]) == 2
