@@ -6,7 +6,7 @@
 #   make test                              unit tests + papermill smoke run of every notebook
 #
 # Executed notebooks land in executed/, figures in figures/, the HTML in _build/html/.
-# A notebook is re-executed only when it, the package, or the parameters changed.
+# A notebook is re-executed only when it, the package, a recorded result or the parameters changed.
 
 PYTHON ?= python3
 PROFILE ?= demo
@@ -17,6 +17,7 @@ STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,executed/%,$(NOTEBOOKS))
 PACKAGE := $(wildcard icl_support/*.py)
+RECORDED := $(wildcard results/*.json)
 
 .PHONY: book test lint setup notebooks clean constraints FORCE
 
@@ -33,7 +34,7 @@ executed/params.yml: FORCE
 	@{ echo "profile: $(PROFILE)"; if [ -n "$(PARAMS)" ]; then cat "$(PARAMS)"; fi; } > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
-executed/%.ipynb: nbs/%.ipynb $(PACKAGE) executed/params.yml $(STAMP)
+executed/%.ipynb: nbs/%.ipynb $(PACKAGE) $(RECORDED) executed/params.yml $(STAMP)
 	$(PY) -m icl_support.run_notebook $< $@ -s executed/params.yml
 
 notebooks: $(EXECUTED)
