@@ -180,3 +180,18 @@ def test_shared_parameter_file_skips_other_chapters_names(tmp_path):
     bad = tmp_path / "p.yml"
     bad.write_text("profile: smoke\nseeed: 3\n")
     assert main(["nbs/01_context_scaling.ipynb", str(tmp_path / "o.ipynb"), "-s", str(bad)]) == 2
+
+
+@pytest.mark.notebooks
+def test_every_glue_reference_is_glued(executed):
+    """Each ``{glue:text}`key:fmt``` in a chapter's prose names a value that the chapter glued (smoke run)."""
+    import re
+
+    for stem, (path, _) in executed.items():
+        keys = set(glued(path))
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for ref in re.findall(r"\{glue(?::text)?\}`([^`]+)`", cell.source):
+                key = ref.split(":")[0]
+                assert "::" not in ref and key in keys, f"{stem}: prose refers to {ref!r}, which is not glued"
