@@ -3,7 +3,8 @@
 All take embeddings ``Z`` (n, F) float and labels ``y`` (n,) int and return indices into them.
 
 ``random_per_class``  k random rows of each class (seeded).
-``centroid``          per class, the row nearest (L2, raw embeddings) to the class mean, as LGM's code.
+``centroid``          per class, the row nearest (L2, raw embeddings) to the class mean, as LGM's code
+                      (``k`` > 1: the k nearest rows).
 ``neighbors``         per synthetic row, the most cosine-similar real row of its class (a control:
                       does distillation only retrieve a real image?).
 """
@@ -27,16 +28,17 @@ def random_per_class(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.concatenate(out)
 
 
-def centroid(Z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per class (in label order), the index of the row closest in L2 to the class-mean embedding."""
+def centroid(Z: np.ndarray, y: np.ndarray, k: int = 1) -> np.ndarray:
+    """Per class (in label order), the indices of the ``k`` rows closest in L2 to the class-mean embedding,
+    nearest first (ties: lower index first). Shape (C * k,)."""
     Z, y = np.asarray(Z), np.asarray(y)
     check_rows(Z, y, "centroid: embeddings")
     out = []
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
         d = np.linalg.norm(Z[rows] - Z[rows].mean(0), axis=1)
-        out.append(rows[np.argmin(d)])
-    return np.asarray(out)
+        out.append(rows[np.argsort(d, kind="stable")[:k]])
+    return np.concatenate(out)
 
 
 def neighbors(Z_real: np.ndarray, y_real: np.ndarray, Z_syn: np.ndarray, y_syn: np.ndarray) -> np.ndarray:

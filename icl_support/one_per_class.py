@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
-from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
@@ -31,7 +30,7 @@ from .distill import DistillConfig, FrozenFeatures, config_key, distill
 from .peers import make_peer
 from .probe import augmented_bank, linear_probe
 from .tabicl_model import TabICLWeights, make_tabicl
-from .tables import load_splits, resolve_device
+from .tables import fit_width_reducer, load_splits, resolve_device
 
 STRATEGIES = ("random", "centroid", "distilled", "neighbors")
 EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl")
@@ -191,8 +190,7 @@ def evaluate_strategies(
     contexts = {"random": [random_per_class(data.y_pool, k, seed=s.seed + d) for d in range(s.random_draws)]}
     contexts["centroid"] = [centroid(data.Z_pool, data.y_pool)]
     contexts["neighbors"] = [neighbors(data.Z_pool, data.y_pool, Z_syn, y_syn)]
-    pca = PCA(s.pca_dim, random_state=s.seed).fit(data.Z_pool) if s.pca_dim else None
-    reduce = (lambda Z: pca.transform(Z).astype(np.float32)) if pca else (lambda Z: Z)
+    reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
     Zr_test = reduce(data.Z_test)
     gen = torch.Generator().manual_seed(s.seed)
     out: dict = {}

@@ -22,17 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
 from .config import Settings, with_overrides
 from .one_per_class import ImageData, distilled_images, embed_tensors, stats
-from .peers import make_peer
+from .peers import make_peer, row_accuracies
 from .row_distill import RowDistillConfig, distill_rows
 from .selection import SELECTORS, Context, select
 from .tabicl_model import TabICLWeights, make_tabicl
-from .tables import resolve_device
+from .tables import WidthReducer, fit_width_reducer, resolve_device
 
 EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
 SEEDED = ("random", "kmeans_medoids", "row_lgm")  # plus class_mean for k > 1 (k-means)
@@ -92,7 +91,7 @@ def build(
         from .tabicl_distill import TabICLDistillConfig, distill_tabicl
         from .tabicl_torch import TorchTabICL
 
-        rows = pca.transform(data.Z_pool).astype(np.float32) if pca is not None else data.Z_pool
+        rows = WidthReducer(pca)(data.Z_pool)
         cfg = TabICLDistillConfig(ipc=k, steps=s.tabicl_distill_steps, seed=s.seed)
         t = time.perf_counter()
         r = distill_tabicl(TorchTabICL(weights, resolve_device(s.device)), rows, data.y_pool, n_classes, cfg, progress)
@@ -107,22 +106,15 @@ class Scorer:
 
     def __init__(self, s: Settings, data: ImageData, weights: TabICLWeights):
         self.s, self.weights = s, weights
-        self.pca = PCA(s.pca_dim, random_state=s.seed).fit(data.Z_pool) if s.pca_dim else None
+        self.reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
         self.Z_test, self.y_test = self.reduce(data.Z_test), data.y_test
         m = s.n_tabicl_test or len(self.y_test)
         self.tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(self.y_test))[:m])
         self.device = resolve_device(s.device)
 
-    def reduce(self, Z: np.ndarray) -> np.ndarray:
-        return (self.pca.transform(Z) if self.pca is not None else Z).astype(np.float32)
-
     def __call__(self, ctx: Context) -> dict[str, float]:
         X, y = self.reduce(ctx.X), ctx.y
-        out = {
-            "logreg": make_peer("logreg", self.s.seed).fit(X, y).score(self.Z_test, self.y_test),
-            "nearest_mean": make_peer("nearest_mean").fit(X, y).score(self.Z_test, self.y_test),
-            "one_nn": KNeighborsClassifier(n_neighbors=1).fit(X, y).score(self.Z_test, self.y_test),
-        }
+        out = row_accuracies(X, y, self.Z_test, self.y_test, self.s.seed)
         Zt, yt = self.Z_test[self.tabicl_rows], self.y_test[self.tabicl_rows]
         t = time.perf_counter()
         clf = make_tabicl(self.weights, self.s.n_estimators, self.device, self.s.seed).fit(X, y)
@@ -144,7 +136,7 @@ def run_pareto(s: Settings, data: ImageData, weights: TabICLWeights, progress: b
     images: dict = {}
     jobs = [(n, k) for n in s.strategies if n != "full" for k in s.ks] + [("full", 0)] * ("full" in s.strategies)
     for name, k in tqdm(jobs, desc="strategies x k", disable=not progress):
-        built = build(s, data, name, k or 1, weights, pca=score.pca)
+        built = build(s, data, name, k or 1, weights, pca=score.reduce.pca)
         if not built.contexts:
             skipped.setdefault(name, {})["all" if name == "full" else str(k)] = built.note
             continue

@@ -61,3 +61,15 @@ def make_peer(name: str, seed: int = 0):
     if name == "logreg":
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
     raise ValueError(f"unknown peer classifier {name!r}; valid: {', '.join(PEERS)}")
+
+
+def row_accuracies(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> dict:
+    """Test accuracy of logistic regression, nearest class mean and 1-NN fitted on the context rows ``X`` (n, F):
+    ``{"logreg": .., "nearest_mean": .., "one_nn": ..}`` (chapters 5 and 6 score every context with these)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return {
+        "logreg": float(make_peer("logreg", seed).fit(X, y).score(X_test, y_test)),
+        "nearest_mean": float(make_peer("nearest_mean").fit(X, y).score(X_test, y_test)),
+        "one_nn": float(KNeighborsClassifier(n_neighbors=1).fit(X, y).score(X_test, y_test)),
+    }

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
+from .contexts import centroid, random_per_class
+
 
 @dataclass(frozen=True)
 class Context:
@@ -58,8 +60,8 @@ def _from_index(Z: np.ndarray, y: np.ndarray, index: list[np.ndarray]) -> Contex
 
 
 def random_rows(Z: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> Context:
-    rng = np.random.default_rng(seed)
-    return _from_index(Z, y, [rng.choice(np.flatnonzero(y == c), k, replace=False) for c in _classes(Z, y, k)])
+    _classes(Z, y, k)
+    return _from_index(Z, y, [random_per_class(y, k, seed)])
 
 
 def _kmeans(Zc: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -76,12 +78,8 @@ def class_mean(Z: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> Context:
 
 
 def nearest_centroid(Z: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> Context:
-    out = []
-    for c in _classes(Z, y, k):
-        rows = np.flatnonzero(y == c)
-        d = np.linalg.norm(Z[rows] - Z[rows].mean(0), axis=1)
-        out.append(rows[np.argsort(d, kind="stable")[:k]])
-    return _from_index(Z, y, out)
+    _classes(Z, y, k)
+    return _from_index(Z, y, [centroid(Z, y, k)])
 
 
 def kmeans_medoids(Z: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> Context:

@@ -4,7 +4,7 @@ Only the test images are corrupted (:mod:`icl_support.corruptions`, CIFAR-10-C c
 are built from the clean pool exactly as in chapter 5. Corrupted test embeddings are cached, keyed
 by the clean test set, the corruption, its severity and the seed. Usage::
 
-    shift = run_shift(settings, data, weights, contexts)   # contexts: {name: Context}
+    shift = run_shift(settings, data, weights, contexts, reduce)   # contexts: {name: [Context, ...]}
     shift["results"]["centroid"]["gaussian_noise"]["3"]["logreg"]     # accuracy
 """
 
@@ -13,14 +13,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import KNeighborsClassifier
 from tqdm.auto import tqdm
 
 from .cache import key_digest, load_or_none, save_arrays
 from .config import Settings
 from .corruptions import corrupt
 from .one_per_class import ImageData, embed_tensors, load_images, stats
-from .peers import make_peer
+from .peers import row_accuracies
 from .selection import Context
 from .tabicl_model import TabICLWeights, make_tabicl
 from .tables import load_splits, resolve_device
@@ -42,23 +41,20 @@ def corrupted_embeddings(s: Settings, data: ImageData, name: str, severity: int,
     return Z
 
 
-def score(s: Settings, ctx: Context, reduce, Z_test: np.ndarray, y_test: np.ndarray, weights: TabICLWeights) -> dict:
-    """Accuracy of each evaluator fitted on ``ctx`` (rows reduced by ``reduce``) on ``Z_test``."""
-    X, Zt = reduce(ctx.X), reduce(Z_test)
-    out = {
-        "logreg": make_peer("logreg", s.seed).fit(X, ctx.y).score(Zt, y_test),
-        "nearest_mean": make_peer("nearest_mean").fit(X, ctx.y).score(Zt, y_test),
-        "one_nn": KNeighborsClassifier(n_neighbors=1).fit(X, ctx.y).score(Zt, y_test),
-    }
+def score(s: Settings, X: np.ndarray, y: np.ndarray, Zt: np.ndarray, y_test: np.ndarray, weights: TabICLWeights):
+    """Accuracy of each evaluator fitted on context rows ``X`` on test rows ``Zt`` (both already reduced)."""
+    out = row_accuracies(X, y, Zt, y_test, s.seed)
     if not weights.is_random:  # with random weights TabICL's accuracy under shift means nothing: not run
-        clf = make_tabicl(weights, s.n_estimators, resolve_device(s.device), s.seed).fit(X, ctx.y)
+        clf = make_tabicl(weights, s.n_estimators, resolve_device(s.device), s.seed).fit(X, y)
         out["tabicl"] = float((clf.predict(Zt) == y_test).mean())
-    return {k: float(v) for k, v in out.items()}
+    return out
 
 
 def _scores(s, ctxs, reduce, Z, y, weights) -> dict:
-    """``{evaluator: {mean, std, n}}`` over the contexts ``ctxs`` (several seeds of one strategy)."""
-    per = [score(s, c, reduce, Z, y, weights) for c in ctxs]
+    """``{evaluator: {mean, std, n}}`` over the contexts ``ctxs`` (several seeds of one strategy) on raw test
+    embeddings ``Z`` (reduced once here)."""
+    Zt = reduce(Z)
+    per = [score(s, reduce(c.X), c.y, Zt, y, weights) for c in ctxs]
     return {ev: stats([p[ev] for p in per]) for ev in per[0]}
 
 

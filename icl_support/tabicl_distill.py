@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .contexts import centroid
 from .tabicl_torch import TorchTabICL
 
 INITS = ("centroid", "random")
@@ -65,18 +66,17 @@ def initial_rows(
     pool: torch.Tensor, y: torch.Tensor, n_classes: int, ipc: int, init: str, gen: torch.Generator
 ) -> torch.Tensor:
     """Starting rows (C * ipc, F), class-major: per class the ``ipc`` rows nearest (L2) the class mean
-    (``centroid``; for ipc=1 the same row as :func:`icl_support.contexts.centroid`) or ``ipc``
+    (``centroid``: :func:`icl_support.contexts.centroid`) or ``ipc``
     random rows without replacement (``random``, drawn from ``gen``)."""
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init == "centroid":
+        idx = centroid(pool.detach().cpu().numpy(), y.cpu().numpy(), ipc)
+        return pool[torch.as_tensor(idx, device=pool.device)].clone()
     picks = []
     for c in range(n_classes):
         rows = torch.nonzero(y == c).flatten()
-        if init == "centroid":
-            dist = (pool[rows] - pool[rows].mean(0)).norm(dim=1)
-            picks.append(rows[torch.argsort(dist, stable=True)[:ipc]])
-        else:
-            picks.append(rows[torch.randperm(len(rows), generator=gen)[:ipc].to(rows.device)])
+        picks.append(rows[torch.randperm(len(rows), generator=gen)[:ipc].to(rows.device)])
     return pool[torch.cat(picks)].clone()
 
 

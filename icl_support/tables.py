@@ -57,18 +57,35 @@ def check_rows(X: np.ndarray, y: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: {int((~np.isfinite(X)).sum())} NaN/inf values in the features")
 
 
+@dataclass(frozen=True)
+class WidthReducer:
+    """The rows every evaluator reads: ``reducer(Z)`` maps embeddings (n, F) to (n, pca_dim) float32 with one
+    PCA fitted on the whole train pool (``pca`` is ``None`` and the map the identity when ``pca_dim == 0``)."""
+
+    pca: PCA | None
+
+    def __call__(self, Z: np.ndarray) -> np.ndarray:
+        return self.pca.transform(Z).astype(np.float32) if self.pca is not None else Z
+
+
+def fit_width_reducer(X_pool: np.ndarray, pca_dim: int, seed: int) -> WidthReducer:
+    """PCA to ``pca_dim`` fitted on ``X_pool`` (all of it); the identity when ``pca_dim == 0``."""
+    if pca_dim == 0:
+        return WidthReducer(None)
+    if pca_dim > min(X_pool.shape):
+        raise ValueError(f"pca_dim={pca_dim} exceeds min(rows, features)={min(X_pool.shape)} of the train pool")
+    return WidthReducer(PCA(n_components=pca_dim, random_state=seed).fit(X_pool))
+
+
 def reduce_width(X_pool: np.ndarray, others: list[np.ndarray], pca_dim: int, seed: int):
     """PCA fitted on ``X_pool`` (all of it) applied to pool and ``others``; identity when ``pca_dim == 0``.
 
     Returns ``(X_pool_r, [others_r...], explained_variance_fraction)``.
     """
-    if pca_dim == 0:
+    reduce = fit_width_reducer(X_pool, pca_dim, seed)
+    if reduce.pca is None:
         return X_pool, others, 1.0
-    if pca_dim > min(X_pool.shape):
-        raise ValueError(f"pca_dim={pca_dim} exceeds min(rows, features)={min(X_pool.shape)} of the train pool")
-    pca = PCA(n_components=pca_dim, random_state=seed).fit(X_pool)
-    cast = lambda a: pca.transform(a).astype(np.float32)
-    return cast(X_pool), [cast(o) for o in others], float(pca.explained_variance_ratio_.sum())
+    return reduce(X_pool), [reduce(o) for o in others], float(reduce.pca.explained_variance_ratio_.sum())
 
 
 def load_splits(settings: Settings) -> tuple[ImageDataset, ImageDataset, np.ndarray, np.ndarray]:

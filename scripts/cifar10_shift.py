@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import time
 
-from sklearn.decomposition import PCA
-
 from icl_support.notebook import provenance, write_json
 from icl_support.one_per_class import prepare_images
 from icl_support.run import script_settings
 from icl_support.shift import run_shift, shift_contexts
+from icl_support.tables import fit_width_reducer
 
 
 def main() -> None:
     t0 = time.perf_counter()
     s, weights, out = script_settings(__doc__, "results/cifar10-shift.json")
     data = prepare_images(s)
-    pca = PCA(s.pca_dim, random_state=s.seed).fit(data.Z_pool) if s.pca_dim else None
-    reduce = (lambda Z: pca.transform(Z).astype("float32")) if pca else (lambda Z: Z)
+    reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
     contexts = shift_contexts(s, data, weights, s.ipc)
     shift = run_shift(s, data, weights, contexts, reduce)
     write_json(
