@@ -40,7 +40,9 @@ def context_images(run: dict, data: ImageData, strategy: str, k: str, cls: int) 
 def describe(run: dict, data: ImageData, strategy: str, k: str, cls: int) -> str:
     """One line of accuracies (all evaluators) and this class's recall under nearest class mean."""
     e = run["results"][strategy][k]
-    accs = ", ".join(f"{ev} {e[ev]['mean']:.3f}" for ev in EVALUATORS)
+    random = run["scorer"].weights.is_random
+    label = {ev: f"{ev} (RANDOM WEIGHTS: chance)" if ev == "tabicl" and random else ev for ev in EVALUATORS}
+    accs = ", ".join(f"{label[ev]} {e[ev]['mean']:.3f}" for ev in EVALUATORS)
     recall = per_class_accuracy(run["scorer"], run["contexts"][(strategy, k)])[cls]
     return f"{strategy}, k={k} ({e['rows']} rows): {accs}; recall of {data.classes[cls]} (nearest mean) {recall:.3f}"
 

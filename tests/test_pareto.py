@@ -9,7 +9,7 @@ import torch
 from conftest import blobs
 
 from icl_support.config import resolve_settings
-from icl_support.explorer import context_images, gallery
+from icl_support.explorer import context_images, describe, gallery
 from icl_support.one_per_class import ImageData
 from icl_support.pareto import EVALUATORS, pareto_front, run_pareto
 from icl_support.pareto_plots import distillation_gap, front, long_table, plot_accuracy, wide_table
@@ -75,6 +75,7 @@ def test_explorer_images(tiny):
     with pytest.raises(KeyError, match="no context for strategy"):
         context_images(run, data, "kcenter", "1", 0)
     assert gallery(run, data, "1").axes
+    assert "tabicl (RANDOM WEIGHTS: chance)" in describe(run, data, "herding", "1", 0)
 
 
 def test_pareto_front():
