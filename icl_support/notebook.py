@@ -100,6 +100,12 @@ def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
         f"({table.backbone_weights}; {table.raw_dim}-d) · **width** {width} · **TabICL** {weights.kind} weights, "
         f"{settings.n_estimators} estimator(s)."
     )
+    if weights.kind == "mini":
+        text += (
+            f"\n\n**Accuracy: {weights.label}** (see the chapter *TabICL-mini*); it is a real in-context learner "
+            "but much smaller and weaker than the released TabICL. **Time: the released architecture** "
+            "(full size, random weights), which is what a user pays."
+        )
     if weights.is_random:
         text += (
             "\n\n**RANDOM WEIGHTS: timing only. Every TabICL accuracy on this page is chance level and means nothing.**"

@@ -3,7 +3,8 @@
 Usage::
 
     run = prepare_run(resolve_settings("demo"))
-    clf = run.tabicl(seed=0)                   # unfitted TabICLClassifier on run.weights
+    clf = run.tabicl(seed=0)                   # unfitted TabICLClassifier on run.weights (accuracy)
+    clf = run.timing_tabicl(seed=0)            # on run.timing_weights: what a user pays in seconds
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import Settings
-from .tabicl_model import TabICLWeights, make_tabicl, resolve_weights
+from .tabicl_model import TabICLWeights, make_tabicl, resolve_weights, timing_weights
 from .tables import EmbeddingTable, build_table, resolve_device
 
 
@@ -23,11 +24,17 @@ class Run:
     table: EmbeddingTable
     weights: TabICLWeights
     device: torch.device
+    timing_weights: TabICLWeights  # the full-size architecture when ``weights`` is TabICL-mini
 
     def tabicl(self, seed: int | None = None, **kwargs):
         """Unfitted ``TabICLClassifier`` with the run's weights, estimators and device."""
         seed = self.settings.seed if seed is None else seed
         return make_tabicl(self.weights, self.settings.n_estimators, self.device, seed, **kwargs)
+
+    def timing_tabicl(self, seed: int | None = None, **kwargs):
+        """Unfitted ``TabICLClassifier`` on :attr:`timing_weights`, for timing what a user pays."""
+        seed = self.settings.seed if seed is None else seed
+        return make_tabicl(self.timing_weights, self.settings.n_estimators, self.device, seed, **kwargs)
 
 
 def prepare_run(settings: Settings, progress: bool = True) -> Run:
@@ -35,7 +42,7 @@ def prepare_run(settings: Settings, progress: bool = True) -> Run:
     device = resolve_device(settings.device)
     weights = resolve_weights(settings.tabicl_checkpoint, settings.cache_path, seed=0)
     table = build_table(settings, progress=progress)
-    return Run(settings, table, weights, device)
+    return Run(settings, table, weights, device, timing_weights(weights, settings.cache_path))
 
 
 def script_settings(doc: str, default_out: str, argv: list[str] | None = None):

@@ -1,16 +1,22 @@
-"""TabICL weights (released, local or random) and the classifier built on them.
+"""TabICL weights (released, mini, local or random) and the classifier built on them.
 
 ``tabicl_checkpoint`` values:
 
 ``released``  the published checkpoint (Hugging Face ``jingang/TabICL``); downloaded if not cached,
               a clear error offline.
-``auto``      the released checkpoint if it is already in the Hugging Face cache, else ``random``.
+``mini``      TabICL-mini, shipped in this package (``icl_support/weights/tabicl-mini.ckpt``):
+              TabICL's architecture at 0.65M parameters, pretrained on this project's machine on
+              synthetic tables only (:mod:`icl_support.pretrain`; provenance in the ``.json``
+              beside it). A real in-context learner, weaker than the released model.
+``auto``      the released checkpoint if it is already in the Hugging Face cache, else ``mini``.
 ``random``    TabICL v2's true architecture with seeded random weights, built and saved in the
               cache: every code path and real timings, **chance accuracy**.
 a path        a local checkpoint file (``{"config": ..., "state_dict": ...}``).
 
-Every result records which kind was used; anything made with random weights carries
-:data:`RANDOM_BANNER`. Usage::
+Accuracy and time may come from different weights: :func:`timing_weights` maps ``mini`` to
+the full-size architecture with random weights, because what a user pays in seconds is the
+released model's size. Every result records which kind was used; anything made with random
+weights carries :data:`RANDOM_BANNER`. Usage::
 
     weights = resolve_weights("auto", cache_dir)
     clf = make_tabicl(weights, n_estimators=1, device="cpu", seed=0).fit(X_ctx, y_ctx)
@@ -28,6 +34,9 @@ import torch
 RELEASED_REPO = "jingang/TabICL"
 RELEASED_FILE = "tabicl-classifier-v2-20260212.ckpt"
 RANDOM_BANNER = "RANDOM WEIGHTS: timing only"
+MINI_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "tabicl-mini.ckpt"
+MINI_LABEL = "TabICL-mini (0.65M parameters, pretrained here on synthetic tables)"
+KINDS = ("released", "mini", "local", "random")
 
 # TabICL v2 classifier architecture (tabicl 2.2.0 defaults + the v2 recipe; see reference/tabicl.md)
 V2_CONFIG: dict = dict(
@@ -42,7 +51,7 @@ V2_CONFIG: dict = dict(
 
 @dataclass(frozen=True)
 class TabICLWeights:
-    """Which TabICL weights a run used. ``kind``: ``released``, ``local`` or ``random``."""
+    """Which TabICL weights a run used. ``kind``: one of :data:`KINDS`."""
 
     kind: str
     path: str
@@ -54,7 +63,9 @@ class TabICLWeights:
     @property
     def label(self) -> str:
         """Short label for figures and tables; random weights say so in capitals."""
-        return RANDOM_BANNER if self.is_random else f"TabICL weights: {self.kind}"
+        if self.is_random:
+            return RANDOM_BANNER
+        return MINI_LABEL if self.kind == "mini" else f"TabICL weights: {self.kind}"
 
 
 def random_checkpoint(path: Path, seed: int = 0) -> Path:
@@ -77,6 +88,60 @@ def random_checkpoint(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def check_checkpoint(path: str | Path, what: str = "TabICL checkpoint") -> dict:
+    """Load ``path`` with ``weights_only=True`` and check it is ``{"config": dict, "state_dict": dict}``.
+
+    Raises ValueError naming the file and what to do when it is truncated, not a TabICL checkpoint
+    or its state dict does not fit its config.
+    """
+    from tabicl._model.tabicl import TabICL
+
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(
+            f"{what} {path} cannot be read ({type(err).__name__}): it is truncated or not a torch checkpoint. "
+            f"Replace it with a complete copy (for the shipped TabICL-mini: git checkout -- {path.name}, or "
+            f"re-export it with python -m icl_support.pretrain RUN_DIR --export {path})."
+        ) from err
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("config"), dict) or "state_dict" not in ckpt:
+        raise ValueError(
+            f"{what} {path} is not a TabICL checkpoint: need a dict with 'config' (TabICL kwargs) and 'state_dict'"
+        )
+    try:
+        TabICL(**ckpt["config"]).load_state_dict(ckpt["state_dict"])
+    except Exception as err:
+        raise ValueError(
+            f"{what} {path} does not fit TabICL(**its config) ({type(err).__name__}: {str(err)[:200]}); "
+            "it was written for another architecture or another tabicl version"
+        ) from err
+    return ckpt
+
+
+def mini_checkpoint(path: str | Path = MINI_CHECKPOINT) -> Path:
+    """The shipped TabICL-mini checkpoint, checked against the sha256 in its provenance JSON."""
+    import hashlib
+    import json
+
+    path = Path(path)
+    meta = path.with_suffix(".json")
+    if not path.is_file() or not meta.is_file():
+        raise FileNotFoundError(
+            f"TabICL-mini is missing ({path} and {meta.name} must both exist); restore them from git "
+            "(git checkout -- icl_support/weights) or train one with python -m icl_support.pretrain"
+        )
+    expected = json.loads(meta.read_text()).get("checkpoint_sha256")
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if expected != actual:
+        raise ValueError(
+            f"TabICL-mini checkpoint {path} does not match its provenance {meta.name} (sha256 {actual[:12]} != "
+            f"{str(expected)[:12]}): it is truncated or was replaced. Restore it with git checkout -- {path}, or "
+            f"re-export both with python -m icl_support.pretrain RUN_DIR --export {path}."
+        )
+    return path
+
+
 def resolve_weights(spec: str, cache_dir: str | Path, seed: int = 0) -> TabICLWeights:
     """Resolve a ``tabicl_checkpoint`` value (see module docstring) to a checkpoint file."""
     from huggingface_hub import hf_hub_download
@@ -86,25 +151,37 @@ def resolve_weights(spec: str, cache_dir: str | Path, seed: int = 0) -> TabICLWe
             return TabICLWeights("released", hf_hub_download(RELEASED_REPO, RELEASED_FILE, local_files_only=True))
         except Exception as err:
             if spec == "auto":
-                warnings.warn(
-                    f"released TabICL checkpoint not cached ({type(err).__name__}); using RANDOM weights", stacklevel=2
-                )
-                return resolve_weights("random", cache_dir, seed)
+                return resolve_weights("mini", cache_dir, seed)
+            cached_err = err
         try:
             return TabICLWeights("released", hf_hub_download(RELEASED_REPO, RELEASED_FILE))
         except Exception as err:
             raise RuntimeError(
                 f"could not download the released TabICL checkpoint {RELEASED_REPO}/{RELEASED_FILE} "
-                f"({type(err).__name__}: {err}). Offline? Pass tabicl_checkpoint='/path/to/{RELEASED_FILE}' "
-                f"(a local copy) or 'random' (timing only)."
+                f"({type(err).__name__}: {err}; not cached either: {type(cached_err).__name__}). Offline? Pass "
+                f"tabicl_checkpoint='/path/to/{RELEASED_FILE}' (a local copy), 'mini' (TabICL-mini, shipped) or "
+                f"'random' (timing only)."
             ) from err
+    if spec == "mini":
+        return TabICLWeights("mini", str(mini_checkpoint()))
     if spec == "random":
         path = random_checkpoint(Path(cache_dir) / "tabicl" / f"tabicl-v2-random-seed{seed}.ckpt", seed)
         return TabICLWeights("random", str(path))
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise ValueError(f"tabicl_checkpoint {spec!r} is neither 'released', 'auto', 'random' nor an existing file")
+        raise ValueError(
+            f"tabicl_checkpoint {spec!r} is neither 'released', 'mini', 'auto', 'random' nor an existing file"
+        )
+    check_checkpoint(path)
     return TabICLWeights("local", str(path.resolve()))
+
+
+def timing_weights(weights: TabICLWeights, cache_dir: str | Path) -> TabICLWeights:
+    """Weights to *time* with: the full-size v2 architecture (random weights) in place of TabICL-mini.
+
+    A user pays the released model's seconds, not TabICL-mini's; every other kind is returned as is.
+    """
+    return resolve_weights("random", cache_dir) if weights.kind == "mini" else weights
 
 
 def make_tabicl(

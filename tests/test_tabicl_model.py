@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import blobs
 
-from icl_support.tabicl_model import RANDOM_BANNER, make_tabicl, resolve_weights
+from icl_support.tabicl_model import RANDOM_BANNER, make_tabicl, resolve_weights, timing_weights
 
 
 def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir):
@@ -15,13 +15,15 @@ def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir)
 def test_local_path_and_bad_spec(random_weights, tmp_path):
     local = resolve_weights(random_weights.path, tmp_path)
     assert local.kind == "local" and not local.is_random and "local" in local.label
-    with pytest.raises(ValueError, match="neither 'released', 'auto', 'random' nor an existing file"):
+    with pytest.raises(ValueError, match="neither 'released', 'mini', 'auto', 'random' nor an existing file"):
         resolve_weights(str(tmp_path / "missing.ckpt"), tmp_path)
 
 
-def test_offline_auto_falls_back_to_random_loudly(tmp_path):
-    with pytest.warns(UserWarning, match="RANDOM"):
-        assert resolve_weights("auto", tmp_path).kind == "random"
+def test_offline_auto_falls_back_to_the_shipped_mini(tmp_path):
+    weights = resolve_weights("auto", tmp_path)
+    assert weights.kind == "mini" and not weights.is_random
+    assert timing_weights(weights, tmp_path).kind == "random"  # time: the full-size architecture
+    assert timing_weights(resolve_weights("random", tmp_path), tmp_path).kind == "random"
 
 
 def test_offline_released_explains_the_way_out(tmp_path):

@@ -1,0 +1,170 @@
+"""Synthetic classification tables for pretraining TabICL-mini (never real data, never images).
+
+Two priors, both returning one batch of tables that share a shape:
+
+``gmm``        Gaussian-mixture tasks (:func:`gaussian_mixture_tables`): each class is 1-3 Gaussian
+               clusters in a low-dimensional latent space, mapped linearly into the features, with
+               irrelevant noise columns, per-feature scales and shifts, an occasional monotone
+               warp of a column, and imbalanced class sizes. Cheap (milliseconds) and learnable
+               from a cold start: the curriculum opens with it.
+``mlp_scm``    TabICL's own structural-causal-model prior (``tabicl.prior.PriorDataset``, MLP
+               SCMs; ``tree_scm``/``mix_scm`` need ``xgboost`` and are accepted when it is
+               installed). 50-300 ms a table on one CPU thread.
+
+A batch is a pure function of ``(seed, step)`` (:func:`batch_seed`), so a resumed run draws
+exactly the tables an uninterrupted run would have drawn.
+
+Shapes: ``X`` (B, T, F) float32, ``y`` (B, T) int64 in 0..C-1, the first ``n_train`` rows of every
+table are its context (every class present there); the rest are query rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+PRIORS = ("gmm", "mlp_scm", "tree_scm", "mix_scm")
+
+
+@dataclass(frozen=True)
+class TableBatch:
+    """``X`` (B, T, F) float32, ``y`` (B, T) int64; rows ``[:n_train]`` are context rows."""
+
+    X: Tensor
+    y: Tensor
+    n_train: int
+    prior: str
+
+    @property
+    def n_classes(self) -> Tensor:
+        """(B,) number of distinct classes per table."""
+        return self.y.max(1).values + 1
+
+
+def batch_seed(seed: int, step: int, salt: str = "") -> int:
+    """A 63-bit seed determined by ``(seed, step, salt)`` only."""
+    digest = hashlib.sha256(f"{seed}:{step}:{salt}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def _labels_with_every_class(gen: torch.Generator, props: Tensor, n_rows: int, n_train: int) -> Tensor:
+    """(n_rows,) labels drawn from ``props`` (C,), each class forced into the first ``n_train`` rows."""
+    n_classes = props.numel()
+    y = torch.multinomial(props, n_rows, replacement=True, generator=gen)
+    y[:n_classes] = torch.arange(n_classes)
+    ctx = y[:n_train][torch.randperm(n_train, generator=gen)]
+    qry = y[n_train:]
+    return torch.cat([ctx, qry])
+
+
+def _one_gaussian_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int) -> tuple:
+    """One table: X (n_rows, n_features) float32, y (n_rows,) int64 (see module docstring)."""
+    u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
+    latent = max(1, min(n_features, int(round(np.exp(u(0.0, np.log(min(n_features, 16) + 1)))))))
+    separation = np.exp(u(np.log(0.6), np.log(4.0)))  # distance scale of class centres in latent sd units
+    alpha = np.exp(u(np.log(0.5), np.log(20.0)))  # Dirichlet concentration: small = imbalanced
+    gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
+    props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
+    props = (props + 0.02) / (props + 0.02).sum()  # every class keeps some mass
+    y = _labels_with_every_class(gen, props, n_rows, n_train)
+
+    centres = torch.randn(n_classes, latent, generator=gen) * separation
+    n_sub = int(torch.randint(1, 4, (), generator=gen))  # clusters per class
+    sub_offsets = torch.randn(n_classes, n_sub, latent, generator=gen) * separation * u(0.0, 0.6)
+    sub = torch.randint(0, n_sub, (n_rows,), generator=gen)
+    spread = torch.exp(torch.randn(latent, generator=gen) * 0.3)  # anisotropic within-class spread
+    z = centres[y] + sub_offsets[y, sub] + torch.randn(n_rows, latent, generator=gen) * spread
+
+    relevant = max(1, int(round(n_features * u(0.3, 1.0))))
+    mixing = torch.randn(latent, relevant, generator=gen) / np.sqrt(latent)
+    noise_sd = u(0.05, 1.0)
+    X_rel = z @ mixing + torch.randn(n_rows, relevant, generator=gen) * noise_sd
+    X_irr = torch.randn(n_rows, n_features - relevant, generator=gen)
+    X = torch.cat([X_rel, X_irr], 1)[:, torch.randperm(n_features, generator=gen)]
+    warp = torch.rand(n_features, generator=gen) < 0.2  # a monotone warp on ~20% of the columns
+    if bool(warp.any()):
+        X[:, warp] = torch.sinh(X[:, warp]) if bool(torch.rand((), generator=gen) < 0.5) else torch.tanh(X[:, warp])
+    X = X * torch.exp(torch.randn(n_features, generator=gen)) + torch.randn(n_features, generator=gen) * 3
+    return X.float(), y.long()
+
+
+def gaussian_mixture_tables(
+    n_tables: int, n_rows: int, n_train: int, n_features: int, n_classes: int | tuple[int, int], seed: int
+) -> TableBatch:
+    """``n_tables`` Gaussian-mixture tables of ``n_rows`` rows (first ``n_train`` = context) and ``n_features``.
+
+    ``n_classes``: a count, or an inclusive range ``(lo, hi)`` drawn per table. Deterministic in ``seed``.
+    """
+    if not 0 < n_train < n_rows:
+        raise ValueError(f"need 0 < n_train < n_rows, got n_train={n_train}, n_rows={n_rows}")
+    lo, hi = (n_classes, n_classes) if isinstance(n_classes, int) else n_classes
+    if not 2 <= lo <= hi or hi > n_train:
+        raise ValueError(f"n_classes {n_classes} must lie in 2..n_train ({n_train})")
+    gen = torch.Generator().manual_seed(seed)
+    Xs, ys = [], []
+    for _ in range(n_tables):
+        c = int(torch.randint(lo, hi + 1, (), generator=gen))
+        X, y = _one_gaussian_mixture(gen, n_rows, n_train, n_features, c)
+        Xs.append(X)
+        ys.append(y)
+    return TableBatch(torch.stack(Xs), torch.stack(ys), n_train, "gmm")
+
+
+def tabicl_prior_tables(
+    prior: str, n_tables: int, n_rows: int, n_train: int, n_features: int, max_classes: int, seed: int
+) -> TableBatch:
+    """``n_tables`` tables from TabICL's own prior (``tabicl.prior.PriorDataset``), one thread, seeded.
+
+    Labels are renumbered 0..C-1 over the classes present in the context; a table whose query rows
+    hold a class its context lacks is discarded and more are drawn (at most 20 rounds). ``n_train``
+    may move by one row (the prior splits by fraction). Padding columns beyond a table's active
+    features stay zero, as in TabICL's own trainer.
+    """
+    from tabicl.prior import PriorDataset
+
+    if prior not in PRIORS[1:]:
+        raise ValueError(f"unknown TabICL prior {prior!r}; valid: {', '.join(PRIORS[1:])}")
+    state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    try:
+        ds = PriorDataset(
+            batch_size=n_tables,
+            batch_size_per_gp=1,
+            min_features=min(2, n_features),
+            max_features=n_features,
+            max_classes=max_classes,
+            min_seq_len=None,
+            max_seq_len=n_rows,
+            min_train_size=n_train / n_rows,
+            max_train_size=n_train / n_rows,
+            prior_type=prior,
+            n_jobs=1,
+        )
+        Xs, ys = [], []
+        for _ in range(20):
+            X, y, _, _, train_sizes = ds.get_batch()
+            n_train = int(train_sizes[0])
+            for Xi, yi in zip(X, y):
+                yi = yi.long()
+                ctx = torch.unique(yi[:n_train])
+                if bool(torch.isin(yi[n_train:], ctx).all()) and ctx.numel() >= 2:
+                    remap = torch.full((int(yi.max()) + 1,), -1, dtype=torch.long)
+                    remap[ctx] = torch.arange(ctx.numel())
+                    Xs.append(Xi.float())
+                    ys.append(remap[yi])
+            if len(Xs) >= n_tables:
+                break
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+        torch.set_rng_state(state[2])
+    if len(Xs) < n_tables:
+        raise RuntimeError(f"{prior}: only {len(Xs)} of {n_tables} usable tables after 20 draws")
+    return TableBatch(torch.stack(Xs[:n_tables]), torch.stack(ys[:n_tables]), n_train, prior)

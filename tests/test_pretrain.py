@@ -1,0 +1,152 @@
+"""TabICL-mini pretraining: synthetic tables, the loop, resume, refusal of bad state, the shipped checkpoint."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from icl_support.pretrain import (
+    MINI_CONFIG,
+    PretrainConfig,
+    Stage,
+    StateError,
+    build_model,
+    make_optimizer,
+    export_checkpoint,
+    pretrain,
+    preprocess_like_wrapper,
+    query_loss,
+    sample_batch,
+)
+from icl_support.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
+from icl_support.tabicl_model import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
+from icl_support.tabicl_torch import apply_context_stats, fit_context_stats
+
+TINY = PretrainConfig(
+    seed=3,
+    stages=(Stage("tiny", 40, features=(3, 4), classes=(2, 2), rows=(48, 64), lr=3e-3, cells=20_000),),
+    warmup_steps=5,
+)
+
+
+def test_gaussian_mixture_tables_are_seeded_and_have_every_class_in_context():
+    a = gaussian_mixture_tables(4, 60, 40, 5, (2, 6), seed=11)
+    b = gaussian_mixture_tables(4, 60, 40, 5, (2, 6), seed=11)
+    c = gaussian_mixture_tables(4, 60, 40, 5, (2, 6), seed=12)
+    assert a.X.shape == (4, 60, 5) and a.y.shape == (4, 60) and a.X.dtype == torch.float32
+    assert torch.equal(a.X, b.X) and torch.equal(a.y, b.y) and not torch.equal(a.X, c.X)
+    for yi, c_count in zip(a.y, a.n_classes):
+        assert set(yi[:40].tolist()) == set(range(int(c_count)))  # every class in the context
+        assert set(yi[40:].tolist()) <= set(range(int(c_count)))
+    with pytest.raises(ValueError, match="n_classes"):
+        gaussian_mixture_tables(1, 20, 5, 3, 8, seed=0)
+
+
+def test_tabicl_prior_tables_are_seeded_and_labelled_from_the_context():
+    a = tabicl_prior_tables("mlp_scm", 2, 80, 50, 6, 4, seed=5)
+    b = tabicl_prior_tables("mlp_scm", 2, 80, 50, 6, 4, seed=5)
+    assert torch.equal(a.X, b.X) and torch.equal(a.y, b.y)
+    for yi in a.y:
+        ctx = set(yi[: a.n_train].tolist())
+        assert ctx == set(range(len(ctx))) and set(yi[a.n_train :].tolist()) <= ctx
+    with pytest.raises(ValueError, match="unknown TabICL prior"):
+        tabicl_prior_tables("nope", 1, 20, 10, 3, 2, seed=0)
+
+
+def test_batched_preprocessing_matches_the_wrappers_torch_path():
+    batch = gaussian_mixture_tables(3, 70, 50, 6, 3, seed=1)
+    out = preprocess_like_wrapper(batch.X.double(), 50)
+    for i in range(3):
+        stats = fit_context_stats(batch.X[i, :50].double())
+        ref = apply_context_stats(batch.X[i].double(), stats)
+        torch.testing.assert_close(out[i].double(), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_batches_are_a_function_of_seed_and_step():
+    a, b = sample_batch(TINY, 7), sample_batch(TINY, 7)
+    assert torch.equal(a.X, b.X) and torch.equal(a.y, b.y)
+    assert not torch.equal(sample_batch(TINY, 8).y[:, :5], a.y[:, :5]) or a.X.shape != sample_batch(TINY, 8).X.shape
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
+    fixed = gaussian_mixture_tables(8, 64, 48, 4, 3, seed=99)
+    model = build_model(TINY).train()
+    optimizer = make_optimizer(model, TINY)
+    losses = []
+    for _ in range(12):
+        loss = query_loss(model, fixed)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.1, losses
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    whole = pretrain(tmp_path / "whole", TINY, max_steps=8, progress=False, save_every=100, log_every=2)
+    part = pretrain(tmp_path / "split", TINY, max_steps=3, progress=False, log_every=2)
+    assert part["step"] == 3
+    rest = pretrain(tmp_path / "split", TINY, max_steps=8, progress=False, log_every=2)
+    assert rest["step"] == 8
+    a = torch.load(tmp_path / "whole" / "state.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "state.pt", weights_only=True)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert [r["loss"] for r in whole["log"] if "loss" in r] == [r["loss"] for r in rest["log"] if "loss" in r]
+
+
+def test_bad_state_is_refused_never_restarted(tmp_path):
+    run = tmp_path / "run"
+    pretrain(run, TINY, max_steps=2, progress=False)
+    state = run / "state.pt"
+    other = PretrainConfig(seed=4, stages=TINY.stages, warmup_steps=5)
+    with pytest.raises(StateError, match="another pretraining config"):
+        pretrain(run, other, max_steps=3, progress=False)
+    state.write_bytes(state.read_bytes()[:1000])  # truncated
+    with pytest.raises(StateError, match=str(state)):
+        pretrain(run, TINY, max_steps=3, progress=False)
+    assert state.stat().st_size == 1000  # kept for the user to inspect, not overwritten
+    torch.save({"config": {}, "state_dict": {}}, state)  # a foreign file
+    with pytest.raises(StateError, match="not an icl_support.pretrain state"):
+        pretrain(run, TINY, max_steps=3, progress=False)
+
+
+def test_export_writes_a_checkpoint_the_wrapper_loads_and_provenance(tmp_path):
+    from tabicl import TabICLClassifier
+
+    pretrain(tmp_path / "run", TINY, max_steps=4, progress=False)
+    ckpt = export_checkpoint(tmp_path / "run", tmp_path / "out" / "m.ckpt", TINY)
+    meta = json.loads(ckpt.with_suffix(".json").read_text())
+    assert meta["steps"] == 4 and meta["seed"] == 3 and meta["config"] == TINY.model
+    assert meta["tables_seen"] > 0 and meta["tabicl_version"]
+    assert mini_checkpoint(ckpt) == ckpt  # sha256 matches the provenance
+    X, y = gaussian_mixture_tables(1, 60, 40, 4, 2, seed=0).X[0].numpy(), None
+    y = np.arange(60) % 2
+    clf = TabICLClassifier(n_estimators=1, model_path=str(ckpt), allow_auto_download=False, device="cpu")
+    assert clf.fit(X[:40], y[:40]).predict_proba(X[40:]).shape == (20, 2)
+
+
+def test_shipped_mini_checkpoint_loads_offline_and_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    weights = resolve_weights("mini", tmp_path)
+    assert weights.kind == "mini" and not weights.is_random and "synthetic tables" in weights.label
+    assert resolve_weights("auto", tmp_path).kind == "mini"  # released not cached here
+    ckpt = check_checkpoint(weights.path)
+    assert ckpt["config"] == MINI_CONFIG
+    meta = json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())
+    assert meta["steps"] > 0 and meta["name"] == "tabicl-mini"
+    # a truncated copy is refused, naming the file and what to do
+    bad = tmp_path / "tabicl-mini.ckpt"
+    shutil.copy(MINI_CHECKPOINT.with_suffix(".json"), bad.with_suffix(".json"))
+    bad.write_bytes(MINI_CHECKPOINT.read_bytes()[:5000])
+    with pytest.raises(ValueError, match=f"{bad}.*git checkout"):
+        mini_checkpoint(bad)
+    with pytest.raises(ValueError, match="truncated"):
+        resolve_weights(str(bad), tmp_path)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weights": [1, 2]}, foreign)
+    with pytest.raises(ValueError, match="not a TabICL checkpoint"):
+        resolve_weights(str(foreign), tmp_path)
