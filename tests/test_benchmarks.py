@@ -108,3 +108,16 @@ def test_ratio_line_states_the_goal_verdict():
     assert common.ratio_line("x", 0.79, 0.8) == "RATIO x: 0.79x (goal >= 0.8x: NOT met)"
     assert common.ratio_line("x", 120.0, 100) == "RATIO x: 120x (goal >= 100x: met)"
     assert common.ratio_line("x", 2.0) == "RATIO x: 2x"
+
+
+def test_tabicl_mini_quick(tmp_path):
+    """TabICL-mini beside the peers on the same held-out splits; the bar is computed from the recorded means."""
+    data = run_script("tabicl_mini", tmp_path / "bench-tabicl-mini.json")
+    assert data["weights"]["kind"] == "mini" and data["embeddings"] is None
+    rows = data["tables"]["rows"]
+    assert {r["table"] for r in rows} == {"iris", "wine"} and {r["requested"] for r in rows} == {10, 0}
+    assert all(0 <= r[k] <= 1 for r in rows for k in ("tabicl", "logreg", "knn", "nearest_mean", "chance"))
+    whole = data["tables"]["summary"]["0"]["mean"]
+    assert whole["logreg"] > 0.9  # the peers are real: iris and wine are easy for logistic regression
+    assert data["bar"]["tables_vs_nearest_mean"] == (whole["tabicl"] >= whole["nearest_mean"])
+    assert data["bar"]["tables_vs_logreg"] == (whole["tabicl"] >= 0.9 * whole["logreg"])

@@ -1,0 +1,169 @@
+"""TabICL-mini on held-out real tables and on the book's digits embeddings, beside the peers, and the bar.
+
+1. sklearn's iris, wine, breast_cancer and digits (never seen in pretraining): stratified 70/30
+   splits by seed, contexts of 10 / 50 / 200 / all pool rows (stratified subsamples), TabICL-mini
+   with ``n_estimators=1`` and the peers (logistic regression, 5-NN, nearest class mean) on the
+   same context and test rows, plus the majority-class rate (chance).
+2. The demo profile's rows: sklearn digits embedded by the offline EfficientNet-Lite0, PCA as the
+   book uses it, at every context fraction of chapter 1 (``icl_support.context_scaling``, the
+   chapter's own code), TabICL-mini beside the same peers.
+3. The bar of the pretraining issue, printed as met or NOT met: on the tables with the whole pool
+   as context, TabICL-mini's mean accuracy >= nearest class mean's and >= 0.9 x logistic
+   regression's; on the digits embeddings, TabICL-mini >= nearest class mean at every fraction.
+
+Usage::
+
+    .venv/bin/python -m benchmarks.tabicl_mini                 # writes results/bench-tabicl-mini.json
+    .venv/bin/python -m benchmarks.tabicl_mini --quick --out /tmp/mini.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: import from the repo root
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import json  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks._common import base_parser, provenance, ratio_line, report, set_threads, write_result  # noqa: E402
+from icl_support.heldout import TABLES, evaluate_checkpoint  # noqa: E402
+from icl_support.tabicl_model import MINI_CHECKPOINT, resolve_weights  # noqa: E402
+
+LOGREG_SHARE_GOAL = 0.9
+
+
+@dataclass(frozen=True)
+class MiniBenchConfig:
+    tables: tuple[str, ...] = TABLES
+    context_sizes: tuple[int, ...] = (10, 50, 200, 0)  # 0 = the whole 70% pool
+    seeds: tuple[int, ...] = (0, 1, 2)
+    embeddings_profile: str = "demo"  # "" skips part 2
+    embeddings_seeds: int = 3
+    cache_dir: str = ""
+
+
+QUICK = MiniBenchConfig(
+    tables=("iris", "wine"), context_sizes=(10, 0), seeds=(0,), embeddings_profile="", embeddings_seeds=1
+)
+
+
+def table_summary(rows: list[dict]) -> dict:
+    """``{requested size: {evaluator: mean over tables of the mean over seeds}}`` plus per-table means."""
+    evaluators = ("tabicl", "logreg", "knn", "nearest_mean", "chance")
+    out = {}
+    for n in sorted({r["requested"] for r in rows}):
+        per_table = {}
+        for t in sorted({r["table"] for r in rows}):
+            sel = [r for r in rows if r["requested"] == n and r["table"] == t]
+            per_table[t] = {e: float(np.mean([r[e] for r in sel])) for e in evaluators}
+        out[str(n)] = {
+            "mean": {e: float(np.mean([v[e] for v in per_table.values()])) for e in evaluators},
+            "by_table": per_table,
+        }
+    return out
+
+
+def embeddings_part(cfg: MiniBenchConfig, weights, progress: bool) -> dict:
+    """Chapter 1's accuracy-vs-fraction run on the profile's rows with TabICL-mini (peers on the same splits)."""
+    from icl_support.config import resolve_settings
+    from icl_support.context_scaling import run_context_scaling, summarise
+    from icl_support.tabicl_model import make_tabicl
+    from icl_support.tables import build_table
+
+    overrides = {"cache_dir": cfg.cache_dir} if cfg.cache_dir else {}
+    settings = resolve_settings(cfg.embeddings_profile, "", **overrides)
+    table = build_table(settings, progress=progress)
+    runs = run_context_scaling(
+        table,
+        settings.fractions,
+        range(settings.seed, settings.seed + cfg.embeddings_seeds),
+        tabicl=lambda seed: make_tabicl(weights, 1, "cpu", seed),
+        tabicl_max_context=settings.tabicl_max_context,
+        progress=progress,
+    )
+    summary = summarise(runs)
+    by_fraction = {}
+    for f, group in summary.groupby("fraction"):
+        by_fraction[f"{f:g}"] = {
+            "n_context": int(group.n_context.iloc[0]),
+            **{r.evaluator: {"mean": float(r["mean"]), "std": float(r["std"])} for _, r in group.iterrows()},
+        }
+    return {
+        "settings": {k: getattr(settings, k) for k in ("profile", "dataset", "backbone", "pca_dim", "image_size")},
+        "n_pool": int(len(table.y_train)),
+        "n_test": int(len(table.y_test)),
+        "width": int(table.X_train.shape[1]),
+        "seeds": cfg.embeddings_seeds,
+        "by_fraction": by_fraction,
+    }
+
+
+def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dict:
+    started = time.perf_counter()
+    weights = resolve_weights("mini", cfg.cache_dir or ".")
+    rows = evaluate_checkpoint(weights.path, cfg.tables, cfg.context_sizes, cfg.seeds)
+    tables = table_summary(rows)
+    whole = tables["0"]["mean"] if "0" in tables else None
+    lines = []
+    bar = {}
+    if whole:
+        bar["tables_vs_nearest_mean"] = whole["tabicl"] >= whole["nearest_mean"]
+        bar["tables_vs_logreg"] = whole["tabicl"] >= LOGREG_SHARE_GOAL * whole["logreg"]
+        lines += [
+            f"tables (whole pool, mean over {', '.join(cfg.tables)}; seeds {list(cfg.seeds)}): TabICL-mini "
+            f"{whole['tabicl']:.3f}, logreg {whole['logreg']:.3f}, 5-NN {whole['knn']:.3f}, nearest mean "
+            f"{whole['nearest_mean']:.3f}, chance {whole['chance']:.3f}",
+            ratio_line("TabICL-mini / nearest class mean (tables, whole pool)", whole["tabicl"] / whole["nearest_mean"], 1.0),
+            ratio_line("TabICL-mini / logreg (tables, whole pool)", whole["tabicl"] / whole["logreg"], LOGREG_SHARE_GOAL),
+        ]  # fmt: skip
+    for n, v in tables.items():
+        m = v["mean"]
+        lines.append(
+            f"tables, context {n if n != '0' else 'all'}: TabICL-mini {m['tabicl']:.3f} | logreg {m['logreg']:.3f} "
+            f"| 5-NN {m['knn']:.3f} | nearest mean {m['nearest_mean']:.3f} | chance {m['chance']:.3f}"
+        )
+    emb = embeddings_part(cfg, weights, progress) if cfg.embeddings_profile else None
+    if emb:
+        worst = min(v["tabicl"]["mean"] - v["nearest_mean"]["mean"] for v in emb["by_fraction"].values())
+        bar["embeddings_vs_nearest_mean_every_fraction"] = worst >= 0
+        for f, v in emb["by_fraction"].items():
+            lines.append(
+                f"digits embeddings ({emb['width']}-d), fraction {f} ({v['n_context']} rows): TabICL-mini "
+                f"{v['tabicl']['mean']:.3f} | logreg {v['logreg']['mean']:.3f} | 5-NN {v['knn']['mean']:.3f} | "
+                f"nearest mean {v['nearest_mean']['mean']:.3f}"
+            )
+        lines.append(f"digits embeddings: worst TabICL-mini minus nearest mean over fractions {worst:+.3f}")
+    lines.append("BAR " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in bar.items()))
+    report(lines)
+    meta = json.loads(Path(weights.path).with_suffix(".json").read_text())
+    return {
+        "benchmark": "tabicl_mini",
+        "weights": {"kind": weights.kind, "label": weights.label, "steps": meta["steps"], "cpu_hours": meta["cpu_hours"],
+                    "checkpoint_sha256": meta["checkpoint_sha256"]},
+        "tables": {"rows": rows, "summary": tables},
+        "embeddings": emb,
+        "bar": bar,
+        "lines": lines,
+        "provenance": provenance(cfg, started, quick=quick, checkpoint=str(MINI_CHECKPOINT.name)),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = base_parser("tabicl-mini", __doc__.split("\n\n")[0])
+    ap.add_argument("--cache-dir", default="", help="embedding cache (default: $ICL_SYNTH_CACHE or ~/.cache/icl-synth)")
+    args = ap.parse_args(argv)
+    set_threads(args)
+    cfg = replace(QUICK if args.quick else MiniBenchConfig(), cache_dir=args.cache_dir)
+    result = run(cfg, progress=not args.no_progress, quick=args.quick)
+    write_result(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
