@@ -16,7 +16,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,executed/%,$(NOTEBOOKS))
-PACKAGE := $(wildcard icl_support/*.py)
+PACKAGE := $(wildcard icl_support/*.py icl_support/weights/*)
 RECORDED := $(wildcard results/*.json)
 
 .PHONY: book test lint setup notebooks clean constraints FORCE

@@ -87,6 +87,24 @@ def write_json(path: str | Path, data: dict) -> Path:
     return path
 
 
+def weights_note(kind: str) -> str:
+    """One sentence on what TabICL's accuracies mean with weights of ``kind`` (released, mini, local, random)."""
+    if kind == "random":
+        return (
+            "TabICL's weights here are RANDOM: its accuracies are chance level and mean nothing; only its seconds "
+            "are real. Rerun with tabicl_checkpoint='mini' (shipped) or 'released' for real numbers."
+        )
+    if kind == "mini":
+        return (
+            "TabICL here is TabICL-mini, pretrained on this project's machine on synthetic tables only: a real "
+            "in-context learner, 40 times smaller and weaker than the released TabICL. Claims about the released "
+            "model need tabicl_checkpoint='released'."
+        )
+    if kind == "released":
+        return "TabICL here is the released checkpoint (jingang/TabICL)."
+    return f"TabICL here uses a local checkpoint ({kind} weights); see the provenance for which."
+
+
 def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
     """Markdown paragraph stating profile, data, backbone, width and TabICL weights of a run."""
     width = (

@@ -9,6 +9,7 @@ import pytest
 from icl_support.run_notebook import check_parameters, main, run_notebook
 
 NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
+CHAPTER1 = Path("nbs/01_context_scaling.ipynb")
 
 
 def glued(path: Path) -> dict:
@@ -45,7 +46,7 @@ def executed(tmp_path_factory, cache_dir):
 def test_chapter1_smoke(executed):
     path, out = executed["01_context_scaling"]
     g = glued(path)
-    assert g["profile"] == "'smoke'" and g["tabicl_weights"] == "'random'"
+    assert g["profile"] == "'smoke'" and g["tabicl_weights"] == "'mini'" and "TabICL-mini" in g["weights_note"]
     assert int(g["n_pool"]) == 200 and int(g["n_test_rows"]) == 100 and int(g["n_features"]) == 16
     # real accuracies of the peers on digits: well above chance (0.1) once the pool is the context
     assert 0.5 < float(g["acc_logreg_max"]) <= 1.0
@@ -60,7 +61,7 @@ def test_chapter1_smoke(executed):
 def test_chapter2_smoke(executed):
     path, out = executed["02_inference_time"]
     g = glued(path)
-    assert g["tabicl_weights"] == "'random'"
+    assert g["tabicl_weights"] == "'random'"  # time: the full-size architecture, not TabICL-mini
     assert -1.0 < float(g["exponent_total"]) < 3.0 and -1.0 < float(g["exponent_icl"]) < 3.0
     assert g["dominant_stage"].strip("'") in {"column", "row", "icl", "preprocessing"}
     assert float(g["kv_max_diff"]) < 1e-4
@@ -81,7 +82,7 @@ def test_chapter3_smoke(executed):
 def test_chapter4_smoke(executed):
     path, out = executed["04_one_per_class"]
     g = glued(path)
-    assert g["tabicl_weights"] == "'random'" and int(g["n_random"]) == 3
+    assert g["tabicl_weights"] == "'mini'" and int(g["n_random"]) == 3
     for name in ("random", "centroid", "neighbors", "distilled"):
         for ev in ("linear_probe", "nearest_mean", "one_nn", "tabicl"):
             assert 0.0 <= float(g[f"{name}_{ev}"]) <= 1.0
@@ -90,10 +91,32 @@ def test_chapter4_smoke(executed):
     assert (out / "figures" / "ch4-one-per-class.pdf").exists() and (out / "04_one_per_class.json").exists()
 
 
+@pytest.mark.notebooks
+def test_chapter0_smoke(executed):
+    """The TabICL-mini chapter glues the shipped provenance and the recorded benchmark, and reproduces a record live."""
+    import json
+
+    from icl_support.tabicl_model import MINI_CHECKPOINT
+
+    path, out = executed["00_tabicl_mini"]
+    g = glued(path)
+    meta = json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())
+    bench = json.loads(Path("results/bench-tabicl-mini.json").read_text())
+    assert int(g["mini_steps"]) == meta["steps"] and int(g["mini_params"]) == meta["parameters"]
+    assert float(g["mini_cpu_hours"]) == pytest.approx(meta["cpu_hours"])
+    whole = bench["tables"]["summary"]["0"]["mean"]
+    assert float(g["whole_tabicl"]) == pytest.approx(whole["tabicl"])
+    assert float(g["whole_logreg"]) == pytest.approx(whole["logreg"])
+    assert float(g["live_wine"]) == pytest.approx(float(g["recorded_wine"]), abs=1e-9)  # the checkpoint reproduces
+    assert g["bar_tables_ncm"].strip("'") == ("met" if bench["bar"]["tables_vs_nearest_mean"] else "NOT met")
+    for name in ("ch0-prior-samples", "ch0-loss", "ch0-accuracy-vs-hours"):
+        assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
+
+
 def test_runner_rejects_unknown_parameter(capsys):
     with pytest.raises(ValueError, match="unknown parameter.*learning_rate.*valid parameters: profile"):
-        check_parameters(NOTEBOOKS[0], {"learning_rate": 1})
-    assert main([str(NOTEBOOKS[0]), "/dev/null", "-p", "learning_rate", "1"]) == 2
+        check_parameters(CHAPTER1, {"learning_rate": 1})
+    assert main([str(CHAPTER1), "/dev/null", "-p", "learning_rate", "1"]) == 2
     assert "valid parameters" in capsys.readouterr().err
 
 
@@ -103,7 +126,7 @@ def test_wrong_type_fails_the_run(tmp_path, cache_dir):
 
     with pytest.raises(papermill.PapermillExecutionError, match="must be int"):
         run_notebook(
-            NOTEBOOKS[0],
+            CHAPTER1,
             tmp_path / "bad.ipynb",
             {"profile": "smoke", "seed": "three", "cache_dir": str(cache_dir)},
             progress=False,
@@ -135,7 +158,7 @@ def test_chapter5_smoke(executed):
 
     path, out = executed["05_context_strategies"]
     g = glued(path)
-    assert g["profile"] == "'smoke'" and g["tabicl_weights"] == "'random'" and g["ks"] == "'1, 3'"
+    assert g["profile"] == "'smoke'" and g["tabicl_weights"] == "'mini'" and g["ks"] == "'1, 3'"
     assert int(g["full_rows"]) == 200 and 0.5 < float(g["full_logreg"]) <= 1.0  # real peer accuracy on digits
     assert float(g["random_k1_tabicl_seconds"]) > 0 and int(g["tabicl_test_rows"]) == 50
     assert "full" in g["front_logreg"]  # the whole pool ends the front on digits
