@@ -65,7 +65,8 @@ class TabICLBenchConfig:
     goal_n: int = 1000
     accuracy_seeds: int = 3  # context draws for the peers' accuracy at N = goal_n
     n_estimators: int = 1
-    tabicl_checkpoint: str = "random"
+    tabicl_checkpoint: str = "random"  # the timed weights (time does not depend on them)
+    accuracy_checkpoint: str = "mini"  # a real in-context learner for the accuracy cost of PCA ("" = peers only)
     gaussian_width: int = 1280  # width of the stand-in data when no cached embeddings are found
     gaussian_train: int = 6000
     gaussian_test: int = 1000
@@ -184,17 +185,25 @@ def both_modes(make, X_ctx, y_ctx, X_test, y_test, reverse: bool) -> dict:
 
 
 def peer_accuracy(
-    rows: Rows, widths: dict[int, tuple[np.ndarray, np.ndarray]], n: int, seeds: int, progress: bool = True
+    rows: Rows,
+    widths: dict[int, tuple[np.ndarray, np.ndarray]],
+    n: int,
+    seeds: int,
+    progress: bool = True,
+    tabicl_mini=None,
 ) -> dict:
-    """Accuracy of every peer at every width on the same contexts (``n`` rows, balanced, one draw per seed)
-    and all test rows; ``{peer: {width: [acc per seed]}}``."""
-    out = {peer: {w: [] for w in widths} for peer in PEERS}
-    for seed in tqdm(range(seeds), desc="peer accuracy draws", disable=not progress):
+    """Accuracy of every peer (and of ``tabicl_mini(seed)``, a TabICL-mini classifier factory, when given) at
+    every width on the same contexts (``n`` rows, balanced, one draw per seed) and all test rows;
+    ``{evaluator: {width: [acc per seed]}}``."""
+    names = PEERS + (("tabicl_mini",) if tabicl_mini is not None else ())
+    out = {name: {w: [] for w in widths} for name in names}
+    for seed in tqdm(range(seeds), desc="accuracy draws", disable=not progress):
         idx = balanced_subset(rows.y_train, n, seed)
         for w, (Xtr, Xte) in widths.items():
-            for peer in PEERS:
-                clf = make_peer(peer, seed).fit(Xtr[idx], rows.y_train[idx])
-                out[peer][w].append(float(clf.score(Xte, rows.y_test)))
+            for name in names:
+                clf = tabicl_mini(seed) if name == "tabicl_mini" else make_peer(name, seed)
+                clf.fit(Xtr[idx], rows.y_train[idx])
+                out[name][w].append(float(np.mean(clf.predict(Xte) == rows.y_test)))
     return out
 
 
@@ -240,7 +249,11 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
     rec, proba = fit_predict(make, rows.X_train[idx], rows.y_train[idx], rows.X_test[test_idx])  # the baseline
     at_goal[full] = {"default": rec, "tabicl_accuracy": float((proba.argmax(1) == y_test).mean())}
 
-    acc = peer_accuracy(rows, widths, cfg.goal_n, cfg.accuracy_seeds, progress)
+    mini = None
+    if cfg.accuracy_checkpoint:
+        acc_weights = resolve_weights(cfg.accuracy_checkpoint, cache_dir, seed=0)
+        mini = lambda seed: make_tabicl(acc_weights, cfg.n_estimators, "cpu", seed)  # noqa: E731
+    acc = peer_accuracy(rows, widths, cfg.goal_n, cfg.accuracy_seeds, progress, tabicl_mini=mini)
     cost = {  # accuracy points lost by PCA-d against full width, paired by context draw
         peer: {
             d: {
@@ -249,7 +262,7 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
             }
             for d in cfg.pca_dims
         }
-        for peer in PEERS
+        for peer in acc
     }
     base = at_goal[full]["default"]["total_s"]
     speed = {
@@ -262,7 +275,7 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
     }
     goal = {}
     for d in cfg.pca_dims:
-        worst = max(cost[peer][d]["mean_points"] for peer in PEERS)  # the peer that loses most
+        worst = max(cost[peer][d]["mean_points"] for peer in cost)  # the evaluator that loses most
         goal[str(d)] = {
             "speedup_per_query_fit_once": speed[d]["pca_kv_predict"],
             "speedup_single_query": speed[d]["pca_kv_fit_plus_predict"],
@@ -283,7 +296,7 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
         )
     lines.append(f"full width {full} at N={cfg.goal_n}: default fit+predict {base:.2f} s (the baseline)")
     for d in cfg.pca_dims:
-        costs = ", ".join(f"{p} {cost[p][d]['mean_points']:+.2f}" for p in PEERS)
+        costs = ", ".join(f"{p} {cost[p][d]['mean_points']:+.2f}" for p in cost)
         lines.append(
             ratio_line(f"tabicl PCA-{d} default vs full-width default at N={cfg.goal_n}", speed[d]["pca_default_total"])
             + f"; PCA-{d} + fit-once: per query {speed[d]['pca_kv_predict']:.3g}x, fit + one query "
