@@ -62,8 +62,9 @@ def size_table() -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def curriculum_table(cfg: PretrainConfig = PretrainConfig()) -> pd.DataFrame:
+def curriculum_table(cfg: PretrainConfig | None = None) -> pd.DataFrame:
     """One row per curriculum stage: steps, prior, feature / class / row ranges, learning rate."""
+    cfg = cfg or PretrainConfig()
     return pd.DataFrame(
         [
             {

@@ -151,7 +151,7 @@ def tabicl_prior_tables(
         for _ in range(20):
             X, y, _, _, train_sizes = ds.get_batch()
             n_train = int(train_sizes[0])
-            for Xi, yi in zip(X, y):
+            for Xi, yi in zip(X, y, strict=True):
                 yi = yi.long()
                 ctx = torch.unique(yi[:n_train])
                 if bool(torch.isin(yi[n_train:], ctx).all()) and ctx.numel() >= 2:

@@ -25,7 +25,6 @@ weights carries :data:`RANDOM_BANNER`. Usage::
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -13,10 +13,10 @@ from icl_support.pretrain import (
     Stage,
     StateError,
     build_model,
-    make_optimizer,
     export_checkpoint,
-    pretrain,
+    make_optimizer,
     preprocess_like_wrapper,
+    pretrain,
     query_loss,
     sample_batch,
 )
@@ -37,7 +37,7 @@ def test_gaussian_mixture_tables_are_seeded_and_have_every_class_in_context():
     c = gaussian_mixture_tables(4, 60, 40, 5, (2, 6), seed=12)
     assert a.X.shape == (4, 60, 5) and a.y.shape == (4, 60) and a.X.dtype == torch.float32
     assert torch.equal(a.X, b.X) and torch.equal(a.y, b.y) and not torch.equal(a.X, c.X)
-    for yi, c_count in zip(a.y, a.n_classes):
+    for yi, c_count in zip(a.y, a.n_classes, strict=True):
         assert set(yi[:40].tolist()) == set(range(int(c_count)))  # every class in the context
         assert set(yi[40:].tolist()) <= set(range(int(c_count)))
     with pytest.raises(ValueError, match="n_classes"):
