@@ -292,6 +292,42 @@ def load_state(run_dir: Path, cfg: PretrainConfig) -> dict | None:
 # ---------------------------------------------------------------- the loop
 
 
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+class BatchSource:
+    """``source(step)`` -> the batch of ``step``, drawn inline or by one worker process ``ahead`` steps ahead.
+
+    Batches are a pure function of ``(cfg, step)``, so both ways give the same batches; the worker (spawned,
+    one torch thread) only moves prior generation off the training thread.
+    """
+
+    def __init__(self, cfg: PretrainConfig, ahead: int = 0, end: int | None = None):
+        self.cfg, self.ahead, self.end = cfg, ahead, end if end is not None else cfg.total_steps
+        self.pending: dict = {}
+        self.pool = None
+        if ahead > 0:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_one_thread)
+
+    def __call__(self, step: int) -> TableBatch:
+        if self.pool is None:
+            return sample_batch(self.cfg, step)
+        for s in range(step, min(self.end, step + self.ahead + 1)):
+            if s not in self.pending:
+                self.pending[s] = self.pool.submit(sample_batch, self.cfg, s)
+        for s in [s for s in self.pending if s < step]:
+            self.pending.pop(s).cancel()
+        return self.pending.pop(step).result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
 def pretrain(
     run_dir: str | Path,
     cfg: PretrainConfig = PretrainConfig(),
@@ -302,12 +338,15 @@ def pretrain(
     log_every: int = 25,
     evaluate=None,
     progress: bool = True,
+    prefetch: int = 0,
 ) -> dict:
     """Train until ``cfg.total_steps`` (or ``max_steps`` in all, or ``max_minutes`` of this call).
 
     Resumes from ``<run_dir>/state.pt`` when present. ``evaluate(model) -> dict`` is called at
     every ``eval_every``-th step and at the last step (its result goes into the log); the mean loss of
-    every ``log_every`` steps is logged. Returns
+    every ``log_every`` steps is logged. ``prefetch``: batches drawn ahead by one worker process (0 = draw
+    inline); the batches are the same either way (``benchmarks/pretrain_prior.py`` measures which is faster).
+    Returns
     ``{"step", "loss", "wall_s", "cpu_s", "log"}``.
     """
     from tqdm.auto import tqdm
@@ -337,11 +376,12 @@ def pretrain(
         clock["cpu_s"] = base_cpu + time.process_time() - cpu0
 
     bar = tqdm(total=end, initial=step, desc="pretrain", disable=not progress, dynamic_ncols=True)
+    draw = BatchSource(cfg, prefetch, end)
     while step < end and time.monotonic() < deadline:
         lr = cfg.lr_at(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = sample_batch(cfg, step)
+        batch = draw(step)
         loss = query_loss(model, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step} ({batch.prior} batch); state kept at last save")
@@ -366,6 +406,7 @@ def pretrain(
             tick()
             save_state(run_dir, model, optimizer, cfg, step, clock, log, window)
     bar.close()
+    draw.close()
     tick()
     save_state(run_dir, model, optimizer, cfg, step, clock, log, window)
     with open(run_dir / LOG_FILE, "w") as fh:
@@ -443,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: leave a core free)")
     parser.add_argument("--eval-every", type=int, default=500, help="held-out real-table evaluation every N steps")
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
+    parser.add_argument("--prefetch", type=int, default=0, help="batches drawn ahead by a worker process (0: inline)")
     parser.add_argument("--export", metavar="CKPT", help="write the run's TabICL checkpoint + provenance JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -457,7 +499,13 @@ def main(argv: list[str] | None = None) -> int:
 
             evaluate = lambda model: quick_evaluation(model, cfg.model)  # noqa: E731
         out = pretrain(
-            args.run_dir, cfg, args.max_steps, args.max_minutes, eval_every=args.eval_every, evaluate=evaluate
+            args.run_dir,
+            cfg,
+            args.max_steps,
+            args.max_minutes,
+            eval_every=args.eval_every,
+            evaluate=evaluate,
+            prefetch=args.prefetch,
         )
     except StateError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -121,3 +121,11 @@ def test_tabicl_mini_quick(tmp_path):
     assert whole["logreg"] > 0.9  # the peers are real: iris and wine are easy for logistic regression
     assert data["bar"]["tables_vs_nearest_mean"] == (whole["tabicl"] >= whole["nearest_mean"])
     assert data["bar"]["tables_vs_logreg"] == (whole["tabicl"] >= 0.9 * whole["logreg"])
+
+
+def test_pretrain_prior_quick(tmp_path):
+    """Inline and worker-drawn pretraining steps are both timed; the verdict follows the measured ratio."""
+    data = run_script("pretrain_prior", tmp_path / "bench-pretrain-prior.json")
+    assert set(data["timings"]) == {"inline", "worker", "draw_only"}
+    assert finite_positive(data["ratios"]["inline_over_worker"])
+    assert data["faster"] == ("worker" if data["ratios"]["inline_over_worker"] > 1 else "inline")

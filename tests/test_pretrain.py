@@ -98,6 +98,18 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [r["loss"] for r in whole["log"] if "loss" in r] == [r["loss"] for r in rest["log"] if "loss" in r]
 
 
+def test_prefetching_worker_draws_the_same_batches():
+    from icl_support.pretrain import BatchSource
+
+    ahead = BatchSource(TINY, ahead=2, end=6)
+    try:
+        for step in (0, 1, 2, 4):  # a skipped step is fine too
+            a, b = ahead(step), sample_batch(TINY, step)
+            assert torch.equal(a.X, b.X) and torch.equal(a.y, b.y)
+    finally:
+        ahead.close()
+
+
 def test_bad_state_is_refused_never_restarted(tmp_path):
     run = tmp_path / "run"
     pretrain(run, TINY, max_steps=2, progress=False)
