@@ -3,7 +3,7 @@
 Usage::
 
     fig, ax = plt.subplots()
-    stamp_random_weights(fig, weights)          # no-op for released/local weights
+    stamp_weights(fig, weights)                 # banner for random weights, a small label otherwise
     paths = save_figure(fig, "ch1-accuracy", settings.figures_path)
 """
 
@@ -38,8 +38,9 @@ def save_images(images: np.ndarray, names: list[str], directory: str | Path) -> 
     return directory
 
 
-def stamp_random_weights(fig: plt.Figure, weights: TabICLWeights) -> None:
-    """Print the random-weights banner across the top of ``fig`` when TabICL's weights are random."""
+def stamp_weights(fig: plt.Figure, weights: TabICLWeights) -> None:
+    """Name TabICL's weights on ``fig``: the random-weights banner across the top in red when they are
+    random, else a small grey line at the bottom (``released``, TabICL-mini, or a local file)."""
     if weights.is_random:
         fig.text(
             0.5,
@@ -51,3 +52,5 @@ def stamp_random_weights(fig: plt.Figure, weights: TabICLWeights) -> None:
             fontsize=12,
             fontweight="bold",
         )
+    else:
+        fig.text(0.99, -0.01, weights.label, ha="right", va="top", color="0.35", fontsize=7)

@@ -18,7 +18,7 @@ projection onto the plane). Usage::
     fig = plot_projection(proj, class_names=classes)
     save_figure(fig, "projection-nearest-mean", settings.figures_path)
 
-With TabICL on random weights, stamp the figure (:func:`icl_support.plots.stamp_random_weights`).
+With TabICL on random weights, stamp the figure (:func:`icl_support.plots.stamp_weights`).
 """
 
 from __future__ import annotations

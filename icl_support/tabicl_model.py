@@ -60,6 +60,14 @@ class TabICLWeights:
         return self.kind == "random"
 
     @property
+    def name(self) -> str:
+        """What to call TabICL in a legend or a table column: ``TabICL-mini``, ``TabICL``, ``TabICL (local)``, or
+        ``TabICL (RANDOM WEIGHTS)``."""
+        return {"mini": "TabICL-mini", "released": "TabICL", "random": "TabICL (RANDOM WEIGHTS)"}.get(
+            self.kind, f"TabICL ({self.kind})"
+        )
+
+    @property
     def label(self) -> str:
         """Short label for figures and tables; random weights say so in capitals."""
         if self.is_random:
