@@ -170,3 +170,39 @@ def embeddings_table(bench: dict) -> pd.DataFrame | None:
         rows[float(f)] = {"context rows": v["n_context"], **{EVALUATOR_LABELS[k]: v[k]["mean"] for k in
                                                               ("tabicl", "logreg", "knn", "nearest_mean")}}  # fmt: skip
     return pd.DataFrame(rows).T.sort_index().rename_axis("fraction")
+
+
+def _recorded(path: str | Path) -> dict | None:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def cifar_context_table(path: str | Path = "results/cifar10-ch1-local.json") -> tuple[pd.DataFrame, str] | None:
+    """Chapter 1's recorded CIFAR-10 run: mean accuracy (std over seeds) per context fraction and evaluator,
+    and the weights TabICL had in that run (``None`` when the file is missing)."""
+    rec = _recorded(path)
+    if rec is None:
+        return None
+    df = pd.DataFrame(rec["summary"])
+    table = df.pivot(index="fraction", columns="evaluator", values="mean")
+    table = table.rename(columns={**EVALUATOR_LABELS, "tabicl": f"TabICL ({rec['provenance']['tabicl_weights']})"})
+    table.insert(0, "context rows", df.groupby("fraction").n_context.first())
+    return table, rec["provenance"]["tabicl_weights"]
+
+
+def cifar_one_per_class_table(path: str | Path = "results/cifar10-k1-mini.json") -> tuple[pd.DataFrame, str] | None:
+    """The recorded one-per-class CIFAR-10 run (``scripts/cifar10_pareto.py`` at k = 1): mean and std over
+    seeds of every evaluator per strategy, and TabICL's weights in that run (``None`` when missing)."""
+    rec = _recorded(path)
+    if rec is None:
+        return None
+    rows = {}
+    for strategy, by_k in rec["results"].items():
+        entry = by_k.get("1", by_k.get("all"))
+        if entry is None:
+            continue
+        rows[strategy] = {"rows": entry["rows"], "seeds": entry["nearest_mean"]["n"]}
+        for ev in ("tabicl", "logreg", "nearest_mean", "one_nn"):
+            rows[strategy][ev] = entry[ev]["mean"]
+            rows[strategy][f"{ev} std"] = entry[ev]["std"]
+    return pd.DataFrame(rows).T, rec["provenance"]["tabicl_weights"]
