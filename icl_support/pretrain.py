@@ -43,16 +43,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .synthetic_tables import TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
+from .tabicl_model import V2_CONFIG
 
 # TabICL v2's architecture at 1/4 width and 1/3 depth: 0.65M parameters (the released model: 27.6M)
-MINI_CONFIG: dict = dict(
-    max_classes=10, num_quantiles=999, embed_dim=32, col_num_blocks=1, col_nhead=4, col_num_inds=16,
-    col_affine=False, col_feature_group="same", col_feature_group_size=3, col_target_aware=True,
-    col_ssmax="qassmax-mlp-elementwise", row_num_blocks=1, row_nhead=4, row_num_cls=4, row_rope_base=100000,
-    row_rope_interleaved=False, icl_num_blocks=4, icl_nhead=4, icl_ssmax="qassmax-mlp-elementwise",
-    ff_factor=2, dropout=0.0, activation="gelu", norm_first=True, bias_free_ln=False, recompute=False,
-    zero_init=False,
-)  # fmt: skip
+MINI_CONFIG: dict = {
+    **V2_CONFIG,
+    "embed_dim": 32,
+    "col_num_blocks": 1,
+    "col_nhead": 4,
+    "col_num_inds": 16,
+    "row_num_blocks": 1,
+    "row_nhead": 4,
+    "icl_num_blocks": 4,
+    "icl_nhead": 4,
+}
 
 STATE_FILE = "state.pt"
 LOG_FILE = "log.jsonl"
