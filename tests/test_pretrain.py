@@ -162,3 +162,19 @@ def test_shipped_mini_checkpoint_loads_offline_and_is_checked(tmp_path, monkeypa
     torch.save({"weights": [1, 2]}, foreign)
     with pytest.raises(ValueError, match="not a TabICL checkpoint"):
         resolve_weights(str(foreign), tmp_path)
+
+
+# TabICL-mini's accuracy on a fixed digits split (300 context rows, 540 test rows, seed 0), measured once on the
+# shipped checkpoint; a retrained checkpoint must update it (with its provenance). Chance is 0.10.
+PINNED_DIGITS_ACCURACY = 0.8167  # 441 of 540
+
+
+def test_shipped_mini_scores_its_pinned_accuracy_on_digits(tmp_path):
+    from icl_support.heldout import load_table, split, tabicl_accuracy
+
+    X, y = load_table("digits")
+    X_ctx, y_ctx, X_test, y_test = split(X, y, 300, seed=0)
+    assert len(y_ctx) == 300 and len(y_test) == 540
+    acc = tabicl_accuracy(resolve_weights("mini", tmp_path).path, X_ctx, y_ctx, X_test, y_test, seed=0)
+    assert acc == pytest.approx(PINNED_DIGITS_ACCURACY, abs=1.5 / 540)  # one test row of slack across platforms
+    assert acc > 0.5  # far above chance (0.10)
