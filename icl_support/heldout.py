@@ -102,13 +102,38 @@ def evaluate_checkpoint(
     return rows
 
 
-def quick_evaluation(model: torch.nn.Module, config: dict) -> dict:
+def embedding_tables(profile: str = "demo", small_context: int = 12, seed: int = 0) -> dict:
+    """``{name: (X_ctx, y_ctx, X_test, y_test)}``: the ``profile``'s embedding rows (chapter 1's table) with the
+    whole pool as context (``<dataset>_embed``) and a stratified ``small_context``-row context
+    (``<dataset>_embed_<n>``). Builds (or reads from the cache) the profile's embeddings."""
+    from sklearn.model_selection import train_test_split
+
+    from .config import resolve_settings
+    from .tables import build_table
+
+    settings = resolve_settings(profile, "")
+    table = build_table(settings, progress=False)
+    idx, _ = train_test_split(
+        np.arange(len(table.y_train)), train_size=small_context, stratify=table.y_train, random_state=seed
+    )
+    name = f"{settings.dataset}_embed"
+    return {
+        name: (table.X_train, table.y_train, table.X_test, table.y_test),
+        f"{name}_{small_context}": (table.X_train[idx], table.y_train[idx], table.X_test, table.y_test),
+    }
+
+
+def quick_evaluation(model: torch.nn.Module, config: dict, extra: dict | None = None) -> dict:
     """``{table: accuracy}`` of a live ``TabICL(**config)`` module on every table (whole context pool, seed 0),
-    plus ``mean``; written to a temporary checkpoint and read back through the sklearn wrapper."""
+    plus ``mean`` (over :data:`TABLES` only) and one entry per ``extra`` split (``{name: (X_ctx, y_ctx, X_test,
+    y_test)}``, e.g. :func:`embedding_tables`); written to a temporary checkpoint and read back through the
+    sklearn wrapper."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "eval.ckpt")
         torch.save({"config": dict(config), "state_dict": model.state_dict()}, path)
         rows = evaluate_checkpoint(path, peers=False)
-    out = {r["table"]: r["tabicl"] for r in rows}
-    out["mean"] = float(np.mean(list(out.values())))
+        out = {r["table"]: r["tabicl"] for r in rows}
+        out["mean"] = float(np.mean(list(out.values())))
+        for name, split_ in (extra or {}).items():
+            out[name] = tabicl_accuracy(path, *split_)
     return out

@@ -27,6 +27,7 @@ another config, or a truncated file, is refused with a message naming it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -42,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .synthetic_tables import TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
+from .synthetic_tables import PRIORS, TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
 from .tabicl_model import V2_CONFIG
 
 # TabICL v2's architecture at 1/4 width and 1/3 depth: 0.65M parameters (the released model: 27.6M)
@@ -71,6 +72,11 @@ class Stage:
     costs about the same throughout. ``prior``: ``gmm`` or a TabICL prior name; ``scm_share``:
     with ``prior != "gmm"``, the share of batches drawn from that prior (the rest are Gaussian
     mixtures). ``lr``: peak learning rate.
+
+    Added with recipe ``mini-v2`` (they enter a config's digest only when set, so v1 runs keep theirs):
+    ``mix``: ``((prior, share), ...)`` drawn per batch, the remaining share plain ``gmm`` (replaces
+    ``prior``/``scm_share``). ``shots``: few-shot contexts: ``n_train = classes[1] * k`` rows with ``k``
+    drawn from ``shots`` per batch, and ``rows`` then counts the *query* rows.
     """
 
     name: str
@@ -83,6 +89,15 @@ class Stage:
     max_tables: int = 16
     prior: str = "gmm"
     scm_share: float = 0.0
+    mix: tuple[tuple[str, float], ...] = ()
+    shots: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        for prior, share in self.mix:
+            if prior not in PRIORS or not 0 < share <= 1:
+                raise ValueError(f"stage {self.name}: bad mix entry ({prior!r}, {share}); priors: {', '.join(PRIORS)}")
+        if sum(share for _, share in self.mix) > 1 + 1e-9:
+            raise ValueError(f"stage {self.name}: mix shares sum above 1: {self.mix}")
 
     def tables_for(self, n_rows: int, n_features: int) -> int:
         return max(1, min(self.max_tables, self.cells // (n_rows * (n_features + 4))))
@@ -96,6 +111,16 @@ CURRICULUM: tuple[Stage, ...] = (
     Stage(
         "scm-mix", 1500, features=(2, 48), classes=(2, 10), rows=(128, 512), lr=5e-4, prior="mix_scm", scm_share=0.5,
     ),
+)  # fmt: skip
+
+# mini-v2 continues a finished mini-v1 run (model and optimiser) on tables whose class signal is spread thinly
+# over many columns (``gmm_dense``, like PCA components of image embeddings), then on few-shot contexts (1-12
+# rows per class); plain Gaussian mixtures and TabICL's prior stay in the mix so nothing learnt is dropped.
+DENSE_CURRICULUM: tuple[Stage, ...] = (
+    Stage("dense", 1600, features=(8, 80), classes=(2, 10), rows=(96, 320), lr=5e-4, cells=60_000,
+          mix=(("gmm_dense", 0.6), ("mix_scm", 0.15))),
+    Stage("few-shot", 800, features=(4, 80), classes=(3, 10), rows=(64, 256), lr=3e-4, cells=60_000,
+          shots=(1, 12), mix=(("gmm_dense", 0.6),)),
 )  # fmt: skip
 
 
@@ -112,17 +137,31 @@ class PretrainConfig:
     grad_clip: float = 1.0
     train_fraction: tuple[float, float] = (0.5, 0.9)  # context share of each table's rows
     generator_version: int = 1  # bump when synthetic_tables changes what a (seed, step) draws
+    # warm start: this run continues a *finished* run of ``parent`` (its model, optimiser, clocks and log);
+    # steps keep counting from ``parent.total_steps``, and steps before that are the parent's
+    parent: PretrainConfig | None = None
+
+    @property
+    def start_step(self) -> int:
+        """The first step this config trains itself (0, or the parent's total steps)."""
+        return self.parent.total_steps if self.parent is not None else 0
 
     @property
     def total_steps(self) -> int:
-        return sum(s.steps for s in self.stages)
+        return self.start_step + sum(s.steps for s in self.stages)
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(_digest_view(self), sort_keys=True).encode()).hexdigest()[:16]
 
     def stage_at(self, step: int) -> tuple[int, Stage]:
-        """(index, stage) that step ``step`` (0-based) belongs to; the last stage past the end."""
-        start = 0
+        """(index, stage) that step ``step`` (0-based) belongs to; the last stage past the end.
+
+        Steps of a parent run return the parent's stage with a negative index (-1 = its last stage).
+        """
+        if self.parent is not None and step < self.start_step:
+            index, stage = self.parent.stage_at(step)
+            return index - len(self.parent.stages), stage
+        start = self.start_step
         for i, stage in enumerate(self.stages):
             if step < start + stage.steps:
                 return i, stage
@@ -130,14 +169,37 @@ class PretrainConfig:
         return len(self.stages) - 1, self.stages[-1]
 
     def lr_at(self, step: int) -> float:
-        """Linear warm-up, each stage's lr, a linear decay over the last stage."""
+        """Linear warm-up (from ``start_step``), each stage's lr, a linear decay over the last stage."""
+        if self.parent is not None and step < self.start_step:
+            return self.parent.lr_at(step)
         index, stage = self.stage_at(step)
-        lr = stage.lr * min(1.0, (step + 1) / self.warmup_steps)
+        lr = stage.lr * min(1.0, (step - self.start_step + 1) / self.warmup_steps)
         if index == len(self.stages) - 1:
             start = self.total_steps - stage.steps
             frac = min(1.0, (step - start) / max(1, stage.steps))
             lr *= 1.0 - (1.0 - self.final_lr_fraction) * frac
         return lr
+
+    def lineage(self) -> list[PretrainConfig]:
+        """Configs from the first run to this one."""
+        return ([*self.parent.lineage()] if self.parent is not None else []) + [self]
+
+
+_NEW_STAGE_FIELDS = {"mix": [], "shots": None}
+
+
+def _digest_view(cfg: PretrainConfig) -> dict:
+    """``asdict(cfg)`` without fields added after v1 that are unset (a v1 run keeps its digest)."""
+    view = asdict(cfg)
+    for stage in view["stages"]:
+        for name, unset in _NEW_STAGE_FIELDS.items():
+            if stage[name] in (unset, ()) or stage[name] == unset:
+                del stage[name]
+    if cfg.parent is None:
+        del view["parent"]
+    else:
+        view["parent"] = _digest_view(cfg.parent)
+    return view
 
 
 @dataclass(frozen=True)
@@ -153,26 +215,45 @@ class BatchShape:
 
 def batch_shape(cfg: PretrainConfig, step: int) -> BatchShape:
     """The shape of step ``step``'s batch: a pure function of ``(cfg, step)``."""
+    if cfg.parent is not None and step < cfg.start_step:
+        return batch_shape(cfg.parent, step)
     _, stage = cfg.stage_at(step)
     rng = np.random.default_rng(batch_seed(cfg.seed, step, "shape"))
-    n_rows = int(rng.integers(stage.rows[0], stage.rows[1] + 1))
+    if stage.shots is not None:
+        n_train = stage.classes[1] * int(rng.integers(stage.shots[0], stage.shots[1] + 1))
+        n_rows = n_train + int(rng.integers(stage.rows[0], stage.rows[1] + 1))
+    else:
+        n_rows = int(rng.integers(stage.rows[0], stage.rows[1] + 1))
     n_features = int(rng.integers(stage.features[0], stage.features[1] + 1))
-    n_train = int(round(n_rows * rng.uniform(*cfg.train_fraction)))
-    n_train = min(max(n_train, stage.classes[1] * 2), n_rows - 1)
-    prior = stage.prior if stage.prior != "gmm" and rng.random() < stage.scm_share else "gmm"
+    if stage.shots is None:
+        n_train = int(round(n_rows * rng.uniform(*cfg.train_fraction)))
+        n_train = min(max(n_train, stage.classes[1] * 2), n_rows - 1)
+    if stage.mix:
+        draw, prior = rng.random(), "gmm"
+        for name, share in stage.mix:
+            if draw < share:
+                prior = name
+                break
+            draw -= share
+    else:
+        prior = stage.prior if stage.prior != "gmm" and rng.random() < stage.scm_share else "gmm"
     return BatchShape(stage.tables_for(n_rows, n_features), n_rows, n_train, n_features, prior)
 
 
 def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
     """The batch of step ``step``: a pure function of ``(cfg, step)``."""
+    if cfg.parent is not None and step < cfg.start_step:
+        return sample_batch(cfg.parent, step)
     _, stage = cfg.stage_at(step)
     shape = batch_shape(cfg, step)
     seed = batch_seed(cfg.seed, step, "tables")
-    if shape.prior != "gmm":
+    if shape.prior not in ("gmm", "gmm_dense"):
         return tabicl_prior_tables(
             shape.prior, shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes[1], seed
         )
-    return gaussian_mixture_tables(shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes, seed)
+    return gaussian_mixture_tables(
+        shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes, seed, dense=shape.prior == "gmm_dense"
+    )
 
 
 def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0) -> Tensor:
@@ -343,6 +424,7 @@ def pretrain(
     evaluate=None,
     progress: bool = True,
     prefetch: int = 0,
+    init_from: str | Path | None = None,
 ) -> dict:
     """Train until ``cfg.total_steps`` (or ``max_steps`` in all, or ``max_minutes`` of this call).
 
@@ -350,6 +432,8 @@ def pretrain(
     every ``eval_every``-th step and at the last step (its result goes into the log); the mean loss of
     every ``log_every`` steps is logged. ``prefetch``: batches drawn ahead by one worker process (0 = draw
     inline); the batches are the same either way (``benchmarks/pretrain_prior.py`` measures which is faster).
+    ``init_from``: for a config with a ``parent``, the run directory of the finished parent run to start
+    from (read, never written; only needed while ``run_dir`` has no state yet).
     Returns
     ``{"step", "loss", "wall_s", "cpu_s", "log"}``.
     """
@@ -363,6 +447,8 @@ def pretrain(
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     state = load_state(run_dir, cfg)
+    if state is None and cfg.parent is not None:
+        state = _parent_state(cfg, init_from)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -419,6 +505,25 @@ def pretrain(
     return {"step": step, "loss": last[-1] if last else None, **clock, "log": log}
 
 
+def _parent_state(cfg: PretrainConfig, init_from: str | Path | None) -> dict:
+    """The finished parent run's state that a warm-started run begins from (checked: config and step)."""
+    if init_from is None:
+        raise StateError(
+            f"this config continues a finished run of config {cfg.parent.digest()} ({cfg.start_step} steps); "
+            f"pass its run directory (--init RUN_DIR; the shipped one is runs/tabicl-mini)"
+        )
+    state = load_state(Path(init_from), cfg.parent)
+    if state is None:
+        raise StateError(f"no {STATE_FILE} in {init_from}: nothing to continue from")
+    if int(state["step"]) != cfg.start_step:
+        raise StateError(
+            f"{Path(init_from) / STATE_FILE} stopped at step {state['step']}, not at the end of its curriculum "
+            f"({cfg.start_step}); finish it first (python -m icl_support.pretrain {init_from} --recipe ...)"
+        )
+    log = json.loads(state["log"]) + [{"step": cfg.start_step, "continued_by": cfg.digest()}]
+    return {**state, "log": json.dumps(log)}
+
+
 def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     """Write the TabICL checkpoint ``{"config", "state_dict"}`` of a run (atomically) and its provenance JSON
     (``<out>.json``: config, curriculum, steps, tables seen, wall/CPU hours, loss curve, evaluations, seed,
@@ -440,6 +545,7 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig 
         _, stage = cfg.stage_at(s)
         seen.setdefault(stage.name, 0)
         seen[stage.name] += 1
+    recipe = next((name for name, c in RECIPES.items() if c == cfg), "custom")
     log = json.loads(state["log"])
     provenance = {
         "name": "tabicl-mini",
@@ -447,7 +553,11 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig 
         "synthetic tables only (Gaussian mixtures, then TabICL's MLP-SCM prior); never real data, never images.",
         "parameters": int(sum(v.numel() for v in state["model"].values())),
         "config": dict(cfg.model),
+        "recipe": recipe,
         "pretrain_config": asdict(cfg),
+        "curriculum": [
+            {**asdict(stage), "run": i} for i, c in enumerate(cfg.lineage()) for stage in c.stages
+        ],
         "config_digest": cfg.digest(),
         "steps": step,
         "steps_per_stage": seen,
@@ -479,6 +589,19 @@ def _git_commit() -> str:
         return "unknown"
 
 
+RECIPES: dict[str, PretrainConfig] = {
+    "mini-v1": PretrainConfig(),
+    "mini-v2": PretrainConfig(stages=DENSE_CURRICULUM, parent=PretrainConfig()),
+}
+SHIPPED_RECIPE = "mini-v1"
+
+
+def with_seed(cfg: PretrainConfig, seed: int) -> PretrainConfig:
+    """``cfg`` with ``seed`` set throughout its lineage."""
+    parent = with_seed(cfg.parent, seed) if cfg.parent is not None else None
+    return dataclasses.replace(cfg, seed=seed, parent=parent)  # the recipe behind icl_support/weights/tabicl-mini.ckpt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m icl_support.pretrain", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", help="run directory (state.pt, log.jsonl); an existing one is resumed")
@@ -490,18 +613,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluations")
     parser.add_argument("--prefetch", type=int, default=0, help="batches drawn ahead by a worker process (0: inline)")
     parser.add_argument("--export", metavar="CKPT", help="write the run's TabICL checkpoint + provenance JSON")
+    parser.add_argument("--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES), help="curriculum (default: shipped)")
+    parser.add_argument("--init", metavar="RUN_DIR", help="finished parent run a warm-started recipe continues")
+    parser.add_argument("--eval-embeddings", action="store_true", help="also score the demo profile's digits embeddings")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = PretrainConfig(seed=args.seed)
+    cfg = with_seed(RECIPES[args.recipe], args.seed)
     try:
         if args.export:
             print(export_checkpoint(args.run_dir, args.export, cfg))
             return 0
         evaluate = None
         if not args.no_eval:
-            from .heldout import quick_evaluation
+            from .heldout import embedding_tables, quick_evaluation
 
-            evaluate = lambda model: quick_evaluation(model, cfg.model)  # noqa: E731
+            extra = embedding_tables() if args.eval_embeddings else None
+            evaluate = lambda model: quick_evaluation(model, cfg.model, extra)  # noqa: E731
         out = pretrain(
             args.run_dir,
             cfg,
@@ -510,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_every=args.eval_every,
             evaluate=evaluate,
             prefetch=args.prefetch,
+            init_from=args.init,
         )
     except StateError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -7,6 +7,10 @@ Two priors, both returning one batch of tables that share a shape:
                irrelevant noise columns, per-feature scales and shifts, an occasional monotone
                warp of a column, and imbalanced class sizes. Cheap (milliseconds) and learnable
                from a cold start: the curriculum opens with it.
+``gmm_dense``  Gaussian-mixture tasks whose class signal is spread thinly over *every* column with a
+               decaying spectrum, like the PCA components of image embeddings
+               (:func:`gaussian_mixture_tables` with ``dense=True``): no single column separates the
+               classes; only evidence summed over many columns does.
 ``mlp_scm``    TabICL's own structural-causal-model prior (``tabicl.prior.PriorDataset``, MLP
                SCMs; ``tree_scm``/``mix_scm`` need ``xgboost`` and are accepted when it is
                installed). 50-300 ms a table on one CPU thread.
@@ -28,7 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-PRIORS = ("gmm", "mlp_scm", "tree_scm", "mix_scm")
+PRIORS = ("gmm", "gmm_dense", "mlp_scm", "tree_scm", "mix_scm")
+TABICL_PRIORS = PRIORS[2:]
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,59 @@ def _one_gaussian_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_fea
     return X.float(), y.long()
 
 
+def _one_dense_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int) -> tuple:
+    """One ``gmm_dense`` table: X (n_rows, n_features) float32, y (n_rows,) int64.
+
+    Column j's class-centre spread is ``(j + 1) ** -decay`` (a PCA-like spectrum, decay in [0, 1.5]),
+    scaled so the centres of two classes lie about ``sqrt(2) * snr`` within-class sds apart over all
+    columns together (snr in [1, 8]); within-class spread decays more slowly. 1-3 clusters per class,
+    sometimes heavy-tailed noise, sometimes a random rotation; columns in spectrum order or shuffled.
+    """
+    u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
+    gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
+    alpha = np.exp(u(np.log(0.5), np.log(20.0)))
+    props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
+    props = (props + 0.02) / (props + 0.02).sum()
+    y = _labels_with_every_class(gen, props, n_rows, n_train)
+
+    index = torch.arange(1, n_features + 1, dtype=torch.float32)
+    decay = u(0.0, 1.5)
+    centre_sd = index**-decay
+    snr = np.exp(u(0.0, np.log(8.0)))
+    centre_sd = centre_sd * snr / centre_sd.norm()
+    within_sd = index ** -(decay * u(0.0, 0.8))
+    centres = torch.randn(n_classes, n_features, generator=gen) * centre_sd
+    n_sub = int(torch.randint(1, 4, (), generator=gen))
+    sub_offsets = torch.randn(n_classes, n_sub, n_features, generator=gen) * centre_sd * u(0.0, 0.7)
+    sub = torch.randint(0, n_sub, (n_rows,), generator=gen)
+    noise = torch.randn(n_rows, n_features, generator=gen)
+    if bool(torch.rand((), generator=gen) < 0.3):  # heavy tails: rows scaled as Student-t, 3-10 dof
+        dof = int(torch.randint(3, 11, (), generator=gen))
+        chi2 = (torch.randn(n_rows, dof, generator=gen) ** 2).sum(1, keepdim=True)
+        noise = noise / torch.sqrt(chi2 / dof)
+    X = centres[y] + sub_offsets[y, sub] + noise * within_sd
+    if bool(torch.rand((), generator=gen) < 0.3):  # a random rotation: the signal is not axis-aligned
+        q, _ = torch.linalg.qr(torch.randn(n_features, n_features, generator=gen))
+        X = X @ q
+    if bool(torch.rand((), generator=gen) < 0.5):
+        X = X[:, torch.randperm(n_features, generator=gen)]
+    X = X * torch.exp(torch.randn(n_features, generator=gen)) + torch.randn(n_features, generator=gen) * 3
+    return X.float(), y.long()
+
+
 def gaussian_mixture_tables(
-    n_tables: int, n_rows: int, n_train: int, n_features: int, n_classes: int | tuple[int, int], seed: int
+    n_tables: int,
+    n_rows: int,
+    n_train: int,
+    n_features: int,
+    n_classes: int | tuple[int, int],
+    seed: int,
+    dense: bool = False,
 ) -> TableBatch:
     """``n_tables`` Gaussian-mixture tables of ``n_rows`` rows (first ``n_train`` = context) and ``n_features``.
 
-    ``n_classes``: a count, or an inclusive range ``(lo, hi)`` drawn per table. Deterministic in ``seed``.
+    ``n_classes``: a count, or an inclusive range ``(lo, hi)`` drawn per table. ``dense``: the ``gmm_dense``
+    prior (class signal spread over every column). Deterministic in ``seed``.
     """
     if not 0 < n_train < n_rows:
         raise ValueError(f"need 0 < n_train < n_rows, got n_train={n_train}, n_rows={n_rows}")
@@ -109,10 +161,10 @@ def gaussian_mixture_tables(
     Xs, ys = [], []
     for _ in range(n_tables):
         c = int(torch.randint(lo, hi + 1, (), generator=gen))
-        X, y = _one_gaussian_mixture(gen, n_rows, n_train, n_features, c)
+        X, y = (_one_dense_mixture if dense else _one_gaussian_mixture)(gen, n_rows, n_train, n_features, c)
         Xs.append(X)
         ys.append(y)
-    return TableBatch(torch.stack(Xs), torch.stack(ys), n_train, "gmm")
+    return TableBatch(torch.stack(Xs), torch.stack(ys), n_train, "gmm_dense" if dense else "gmm")
 
 
 def tabicl_prior_tables(
@@ -127,8 +179,8 @@ def tabicl_prior_tables(
     """
     from tabicl.prior import PriorDataset
 
-    if prior not in PRIORS[1:]:
-        raise ValueError(f"unknown TabICL prior {prior!r}; valid: {', '.join(PRIORS[1:])}")
+    if prior not in TABICL_PRIORS:
+        raise ValueError(f"unknown TabICL prior {prior!r}; valid: {', '.join(TABICL_PRIORS)}")
     state = (random.getstate(), np.random.get_state(), torch.get_rng_state())
     random.seed(seed)
     np.random.seed(seed % 2**32)
