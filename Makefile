@@ -16,7 +16,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard nbs/*.ipynb))
 EXECUTED := $(patsubst nbs/%,executed/%,$(NOTEBOOKS))
-PACKAGE := $(wildcard icl_support/*.py icl_support/weights/*)
+PACKAGE := $(wildcard icl_support/*.py icl_support/*/*.py icl_support/weights/*)
 RECORDED := $(wildcard results/*.json)
 
 .PHONY: book test lint setup notebooks clean constraints FORCE
@@ -35,7 +35,7 @@ executed/params.yml: FORCE
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 executed/%.ipynb: nbs/%.ipynb $(PACKAGE) $(RECORDED) executed/params.yml $(STAMP)
-	$(PY) -m icl_support.run_notebook $< $@ -s executed/params.yml
+	$(PY) -m icl_support.book.run_notebook $< $@ -s executed/params.yml
 
 notebooks: $(EXECUTED)
 

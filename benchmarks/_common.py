@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from icl_support.notebook import git_commit, write_json
+from icl_support.book.notebook import git_commit, write_json
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results"

@@ -1,4 +1,4 @@
-"""One LGM step: our path (``icl_support.distill``) against the reference way of writing it.
+"""One LGM step: our path (``icl_support.contexts.pixel_lgm``) against the reference way of writing it.
 
 Ours: the real-side head gradient in closed form under ``no_grad``; the backbone frozen
 (``requires_grad=False``) in eval mode; the synthetic side's gradient in closed form, kept
@@ -55,18 +55,12 @@ from benchmarks._common import (  # noqa: E402
     summary,
     write_result,
 )
-from icl_support.backbones import create_backbone  # noqa: E402
-from icl_support.data import balanced_subset, load_dataset  # noqa: E402
-from icl_support.distill import (  # noqa: E402
-    DistillConfig,
-    FrozenFeatures,
-    PyramidImages,
-    augment,
-    distill,
-    head_gradient,
-    matching_loss,
-)
-from icl_support.one_per_class import load_images  # noqa: E402
+from icl_support.contexts.pixel_lgm import DistillConfig, PyramidImages, distill, head_gradient, matching_loss
+from icl_support.data.augment import augment
+from icl_support.data.datasets import balanced_subset, load_dataset
+from icl_support.data.images import load_images
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.frozen import FrozenFeatures
 
 VARIANTS = ("ours", "reference")
 
@@ -186,7 +180,7 @@ def new_state(p: Problem, levels: list[torch.Tensor], gen_state: torch.Tensor, d
 
 
 def ours_step(s: StepState, p: Problem, features: nn.Module, autocast=contextlib.nullcontext) -> torch.Tensor:
-    """One step of ``icl_support.distill.distill``'s loop body (same calls, same order); returns the loss."""
+    """One step of ``icl_support.contexts.pixel_lgm.distill``'s loop body (same calls, same order); returns the loss."""
     cfg, device = p.lgm, s.pyramid.color.device
     n_real = cfg.ipc * cfg.augs_per_step * p.n_classes
     idx = torch.randint(len(p.real), (n_real,), generator=s.gen)

@@ -1,4 +1,4 @@
-"""Embedding throughput: ``icl_support.embed.embed_images`` against the bare backbone forward.
+"""Embedding throughput: ``icl_support.embedding.embed.embed_images`` against the bare backbone forward.
 
 (a) Our path (dataset -> transform -> DataLoader -> forward -> cache write, cold cache) against the
 backbone's forward alone on the same images already decoded and transformed into one tensor
@@ -39,10 +39,10 @@ from benchmarks._common import (  # noqa: E402
     summary,
     write_result,
 )
-from icl_support.backbones import create_backbone  # noqa: E402
-from icl_support.cache import save_arrays  # noqa: E402
-from icl_support.data import balanced_subset, load_dataset  # noqa: E402
-from icl_support.embed import embed_images  # noqa: E402
+from icl_support.core.cache import save_arrays
+from icl_support.data.datasets import balanced_subset, load_dataset
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.embed import embed_images
 
 THROUGHPUT_GOAL = 0.8  # ours / bare forward, images per second
 CACHE_GOAL = 100.0  # recompute seconds / cache-hit seconds

@@ -35,7 +35,7 @@ from benchmarks._common import (  # noqa: E402
     summary,
     write_result,
 )
-from icl_support.pretrain import BatchSource, PretrainConfig, pretrain  # noqa: E402
+from icl_support.pretraining.pretrain import BatchSource, PretrainConfig, pretrain
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ from benchmarks._common import (  # noqa: E402
     timed,
     write_result,
 )
-from icl_support.config import PARAMETER_NAMES, resolve_settings  # noqa: E402
-from icl_support.data import balanced_subset  # noqa: E402
-from icl_support.peers import PEERS, make_peer  # noqa: E402
-from icl_support.tabicl_model import make_tabicl, resolve_weights  # noqa: E402
+from icl_support.core.config import PARAMETER_NAMES, resolve_settings
+from icl_support.data.datasets import balanced_subset
+from icl_support.evaluation.peers import PEERS, make_peer
+from icl_support.evaluation.tabicl_model import make_tabicl, resolve_weights
 
 SPEED_GOAL = 5.0  # x faster than the default path on full-width rows
 ACCURACY_GOAL_POINTS = 0.5  # at most this many accuracy points lost
@@ -112,11 +112,11 @@ class Rows:
 def cached_embeddings(settings_file: Path) -> Rows | None:
     """The train pool and test rows of the run described by ``settings_file`` (a YAML of notebook
     parameters), if both are in its cache; ``None`` otherwise. Never computes embeddings."""
-    from icl_support.backbones import create_backbone
-    from icl_support.cache import load_or_none
-    from icl_support.data import DatasetUnavailableError
-    from icl_support.embed import embedding_key, embedding_path
-    from icl_support.tables import load_splits
+    from icl_support.core.cache import load_or_none
+    from icl_support.data.datasets import DatasetUnavailableError
+    from icl_support.embedding.backbones import create_backbone
+    from icl_support.embedding.embed import embedding_key, embedding_path
+    from icl_support.embedding.tables import load_splits
 
     params = yaml.safe_load(settings_file.read_text()) or {}
     overrides = {k: v for k, v in params.items() if k in PARAMETER_NAMES}  # results_json etc. are not settings
@@ -220,7 +220,7 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
     test_idx = balanced_subset(rows.y_test, cfg.n_test, cfg.seed)
     y_test = rows.y_test[test_idx]
     widths, pca = {}, {}
-    for d in cfg.pca_dims:  # fitted on the whole train pool, as icl_support.tables.reduce_width does
+    for d in cfg.pca_dims:  # fitted on the whole train pool, as icl_support.embedding.tables.reduce_width does
         if d > min(rows.X_train.shape):
             raise ValueError(f"PCA width {d} exceeds min(rows, features)={min(rows.X_train.shape)} of the train pool")
         fit_s, _, model = timed(lambda d=d: PCA(n_components=d, random_state=cfg.seed).fit(rows.X_train))

@@ -5,7 +5,7 @@
    with ``n_estimators=1`` and the peers (logistic regression, 5-NN, nearest class mean) on the
    same context and test rows, plus the majority-class rate (chance).
 2. The demo profile's rows: sklearn digits embedded by the offline EfficientNet-Lite0, PCA as the
-   book uses it, at every context fraction of chapter 1 (``icl_support.context_scaling``, the
+   book uses it, at every context fraction of chapter 1 (``icl_support.chapters.context_scaling``, the
    chapter's own code), TabICL-mini beside the same peers.
 3. The bar of the pretraining issue, printed as met or NOT met: on the tables with the whole pool
    as context, TabICL-mini's mean accuracy >= nearest class mean's and >= 0.9 x logistic
@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks._common import base_parser, provenance, ratio_line, report, set_threads, write_result  # noqa: E402
-from icl_support.heldout import TABLES, evaluate_checkpoint  # noqa: E402
-from icl_support.tabicl_model import MINI_CHECKPOINT, resolve_weights  # noqa: E402
+from icl_support.evaluation.heldout import TABLES, evaluate_checkpoint
+from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT, resolve_weights
 
 LOGREG_SHARE_GOAL = 0.9
 
@@ -71,10 +71,10 @@ def table_summary(rows: list[dict]) -> dict:
 
 def embeddings_part(cfg: MiniBenchConfig, weights, progress: bool) -> dict:
     """Chapter 1's accuracy-vs-fraction run on the profile's rows with TabICL-mini (peers on the same splits)."""
-    from icl_support.config import resolve_settings
-    from icl_support.context_scaling import run_context_scaling, summarise
-    from icl_support.tabicl_model import make_tabicl
-    from icl_support.tables import build_table
+    from icl_support.chapters.context_scaling import run_context_scaling, summarise
+    from icl_support.core.config import resolve_settings
+    from icl_support.embedding.tables import build_table
+    from icl_support.evaluation.tabicl_model import make_tabicl
 
     overrides = {"cache_dir": cfg.cache_dir} if cfg.cache_dir else {}
     settings = resolve_settings(cfg.embeddings_profile, "", **overrides)

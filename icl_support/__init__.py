@@ -1,9 +1,7 @@
-"""icl_support: the package behind the icl-synth book.
+"""icl_support: the package behind the icl-synth book, laid out by layer (imports only point down).
 
-Modules, one job each: ``config`` (profiles and settings), ``data`` (datasets, subsampling),
-``backbones`` (timm models), ``embed`` (cached embeddings), ``tables`` (settings -> rows),
-``tabicl_model`` (TabICL weights and classifier), ``peers`` (baseline classifiers),
-``context_scaling`` (chapter 1), ``timing`` (chapter 2), ``plots``, ``notebook`` (glue helpers).
+core (0) -> data (1) -> embedding (2) -> evaluation (3) -> contexts, pretraining (4) -> chapters (5) -> book (6).
+See ARCHITECTURE.md for where each kind of extension goes.
 """
 
 __version__ = "0.1.0"

@@ -3,7 +3,7 @@
 Writes, per strategy, per k and per evaluator (TabICL, logistic regression, nearest class mean, 1-NN),
 the test accuracy's ``mean``, ``std`` and ``n`` (over seeds for the seeded strategies), TabICL's fit +
 predict ``seconds`` and the seconds it took to build the context (distillation included), plus
-provenance. All logic lives in ``icl_support.pareto``; settings come from a profile plus a YAML file
+provenance. All logic lives in ``icl_support.contexts.sweep``; settings come from a profile plus a YAML file
 of parameters (validated like the notebooks'). Usage::
 
     python scripts/cifar10_pareto.py results/cifar10-pareto.yaml --out results/cifar10-pareto.json
@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import time
 
-from icl_support.notebook import provenance, write_json
-from icl_support.one_per_class import prepare_images
-from icl_support.pareto import run_pareto
-from icl_support.run import script_settings
+from icl_support.book.notebook import provenance, write_json
+from icl_support.book.params import script_run
+from icl_support.contexts.sweep import run_sweep
+from icl_support.embedding.image_pool import prepare_images
 
 
 def main() -> None:
     t0 = time.perf_counter()
-    settings, weights, out = script_settings(__doc__, "results/cifar10-pareto.json")
-    data = prepare_images(settings)
-    run = run_pareto(settings, data, weights)
+    run, out = script_run(__doc__, "results/cifar10-pareto.json")
+    data = prepare_images(run.settings)
+    sweep = run_sweep(run, data)
+    settings, weights = run.settings, run.weights
     write_json(
         out,
         {
-            "results": run["results"],
-            "skipped": run["skipped"],
+            "results": sweep["results"],
+            "skipped": sweep["skipped"],
             "notes": {
                 "rows": "context rows = classes x k (full: the whole pool)",
                 "evaluators": "all read the same rows: PCA to pca_dim fitted on the whole real pool",
@@ -36,7 +37,7 @@ def main() -> None:
                 f"{settings.selection_seeds} seeds",
                 "tabicl": weights.label
                 + (": TabICL accuracies here are CHANCE; seconds are real" if weights.is_random else ""),
-                "tabicl_test_rows": run["tabicl_test_rows"],
+                "tabicl_test_rows": sweep["tabicl_test_rows"],
                 "pixel_lgm": f"ipc in {list(settings.lgm_ipcs)}, {settings.distill_steps} steps, "
                 f"K = {settings.distill_augs}, {settings.distill_res} px; build_seconds = seconds/step x steps",
                 "row_lgm": f"{settings.row_distill_steps} steps, lr {settings.row_distill_lr} x pool feature std",

@@ -3,7 +3,7 @@
 Builds 1-per-class contexts four ways (random draws, the real image nearest each class centroid,
 LGM-distilled images, and the real neighbour of each distilled image) and scores each with four
 evaluators on the same test images: LGM's linear probe, nearest class mean, 1-NN and TabICL.
-All logic lives in ``icl_support.one_per_class``; settings come from a profile plus a YAML file of
+All logic lives in ``icl_support.chapters.one_per_class``; settings come from a profile plus a YAML file of
 parameters (validated like the notebooks'). Usage::
 
     python scripts/cifar10_proxy.py results/cifar10-proxy.yaml --out results/cifar10-proxy.json
@@ -15,18 +15,22 @@ import time
 
 import numpy as np
 
-from icl_support.notebook import provenance, write_json
-from icl_support.one_per_class import distill_config, distilled_images, evaluate_strategies, prepare_images
-from icl_support.run import script_settings
+from icl_support.book.notebook import provenance, write_json
+from icl_support.book.params import script_run
+from icl_support.chapters.one_per_class import evaluate_strategies
+from icl_support.contexts.configs import pixel_lgm_config
+from icl_support.contexts.lgm_images import distilled_images
+from icl_support.embedding.image_pool import prepare_images
 
 
 def main() -> None:
     t0 = time.perf_counter()
-    settings, weights, out = script_settings(__doc__, "results/cifar10-proxy.json")
+    run, out = script_run(__doc__, "results/cifar10-proxy.json")
+    settings, weights = run.settings, run.weights
     data = prepare_images(settings)
     lgm = distilled_images(settings, data)
-    results = evaluate_strategies(settings, data, lgm, weights)
-    cfg = distill_config(settings)
+    results = evaluate_strategies(run, data)
+    cfg = pixel_lgm_config(settings)
     random_note = (
         f"mean/std over {settings.random_draws} draws; linear probe: mean of {settings.probe_seeds} seeds per draw"
     )

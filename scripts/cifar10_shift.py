@@ -3,7 +3,7 @@
 For random, centroid, class-mean and LGM-distilled contexts (``ipc`` per class) writes the accuracy of
 each evaluator on the clean test images and under each corruption (Gaussian noise, Gaussian blur,
 contrast, JPEG; CIFAR-10-C constants) at each severity, with provenance. Logic lives in
-``icl_support.shift``. Usage::
+``icl_support.chapters.shift``. Usage::
 
     python scripts/cifar10_shift.py results/cifar10-shift.yaml --out results/cifar10-shift.json
 """
@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import time
 
-from icl_support.notebook import provenance, write_json
-from icl_support.one_per_class import prepare_images
-from icl_support.run import script_settings
-from icl_support.shift import run_shift, shift_contexts
-from icl_support.tables import fit_width_reducer
+from icl_support.book.notebook import provenance, write_json
+from icl_support.book.params import script_run
+from icl_support.chapters.shift import run_shift, shift_contexts
+from icl_support.embedding.image_pool import prepare_images
+from icl_support.embedding.tables import fit_width_reducer
 
 
 def main() -> None:
     t0 = time.perf_counter()
-    s, weights, out = script_settings(__doc__, "results/cifar10-shift.json")
-    data = prepare_images(s)
+    run, out = script_run(__doc__, "results/cifar10-shift.json")
+    data = prepare_images(run.settings)
+    s, weights = run.settings, run.weights
     reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
-    contexts = shift_contexts(s, data, weights, s.ipc)
-    shift = run_shift(s, data, weights, contexts, reduce)
+    shift = run_shift(run, data, shift_contexts(run, data, s.ipc), reduce)
     write_json(
         out,
         {
@@ -36,7 +36,7 @@ def main() -> None:
                 f"{s.distill_res} px",
                 "evaluators": "logreg, nearest class mean, 1-NN on PCA rows fitted on the clean pool; "
                 + ("TabICL too" if not weights.is_random else "TabICL not run (random weights)"),
-                "corruptions": "test images only, CIFAR-10-C constants (icl_support.corruptions)",
+                "corruptions": "test images only, CIFAR-10-C constants (icl_support.data.corruptions)",
             },
             "provenance": provenance(s, weights, wall_time_s=time.perf_counter() - t0),
         },

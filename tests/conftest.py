@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.backbones import create_backbone
-from icl_support.distill import FrozenFeatures
-from icl_support.tabicl_model import resolve_weights
-from icl_support.tables import EmbeddingTable
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.frozen import FrozenFeatures
+from icl_support.embedding.tables import EmbeddingTable
+from icl_support.evaluation.tabicl_model import resolve_weights
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""ICL attention maps (icl_support.attention). RANDOM WEIGHTS: timing only; the maps are plumbing checks."""
+"""ICL attention maps (icl_support.evaluation.attention). RANDOM WEIGHTS: timing only; the maps are plumbing checks."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ import tabicl._model.attention as attention_mod
 import torch
 from conftest import blobs
 
-from icl_support.attention import icl_attention, mean_attention, record_icl_attention
-from icl_support.tabicl_model import make_tabicl
+from icl_support.evaluation.attention import icl_attention, mean_attention, record_icl_attention
+from icl_support.evaluation.tabicl_model import make_tabicl
 
 N_CTX, N_QUERY, N_FEATURES = 30, 7, 8
 

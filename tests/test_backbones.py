@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from icl_support.backbones import create_backbone
+from icl_support.embedding.backbones import create_backbone
 
 PALACE, DAISY = 698, 985  # ImageNet-1k class indices
 

@@ -4,7 +4,7 @@ import stat
 import numpy as np
 import pytest
 
-from icl_support.cache import CacheError, load_arrays, load_or_none, save_arrays
+from icl_support.core.cache import CacheError, load_arrays, load_or_none, save_arrays
 
 KEY = {"kind": "test", "n": 3}
 

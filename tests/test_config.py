@@ -4,7 +4,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from icl_support.config import PARAMETER_NAMES, PROFILES, resolve_settings, with_overrides
+from icl_support.core.config import PARAMETER_NAMES, PROFILES, resolve_settings, with_overrides
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))

@@ -3,8 +3,8 @@ import pytest
 import torch
 from conftest import blobs
 
-from icl_support.contexts import centroid, neighbors, random_per_class
-from icl_support.probe import linear_probe
+from icl_support.contexts.selection import centroid, neighbors, random_per_class
+from icl_support.evaluation.probe import linear_probe
 
 
 def test_random_per_class():

@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
-from icl_support.config import CORRUPTION_NAMES
-from icl_support.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from icl_support.core.config import CORRUPTION_NAMES
+from icl_support.data.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 
 
 def _images(n=6, side=32, seed=0):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from icl_support import data
-from icl_support.data import DatasetUnavailableError, balanced_subset, class_fraction_subset, load_dataset
+from icl_support.data import datasets as data
+from icl_support.data.datasets import DatasetUnavailableError, balanced_subset, class_fraction_subset, load_dataset
 
 
 def test_digits_split_is_fixed_and_disjoint():

@@ -2,14 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.distill import (
-    DistillConfig,
-    PyramidImages,
-    augment,
-    distill,
-    head_gradient,
-    matching_loss,
-)
+from icl_support.contexts.pixel_lgm import DistillConfig, PyramidImages, distill, head_gradient, matching_loss
+from icl_support.data.augment import augment
 
 TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 5, "checkpoint_every": 3, "snapshot_res": 8}
 
@@ -84,7 +78,7 @@ def test_bad_inputs(features, reals):
 def test_save_images_as_png(tmp_path):
     from PIL import Image
 
-    from icl_support.plots import save_images
+    from icl_support.evaluation.plots import save_images
 
     images = np.random.default_rng(0).random((2, 3, 8, 8)).astype(np.float32)
     out = save_images(images, ["cat", "dog"], tmp_path)

@@ -14,11 +14,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from icl_support.backbones import create_backbone
-from icl_support.cache import load_arrays, save_arrays
-from icl_support.data import load_dataset
-from icl_support.distill import DistillConfig, FrozenFeatures, distill, shard_bounds
-from icl_support.distributed import (
+from icl_support.book.distributed import (
     Collective,
     EmbedJob,
     embed_distributed,
@@ -30,7 +26,12 @@ from icl_support.distributed import (
     shard_spans,
     shutdown,
 )
-from icl_support.embed import embed_images
+from icl_support.contexts.pixel_lgm import DistillConfig, distill, shard_bounds
+from icl_support.core.cache import load_arrays, save_arrays
+from icl_support.data.datasets import load_dataset
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.embed import embed_images
+from icl_support.embedding.frozen import FrozenFeatures
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -146,12 +147,12 @@ def test_torchrun_embedding_equals_single_process_bit_for_bit(tmp_path):
     """Plain run and ``torchrun --nproc_per_node 2`` (gloo) write the same file, same bytes of data."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's default per rank; equal thread counts
     plain = subprocess.run(
-        [sys.executable, "-m", "icl_support.distributed", *_cli(tmp_path / "plain")],
+        [sys.executable, "-m", "icl_support.book.distributed", *_cli(tmp_path / "plain")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert plain.returncode == 0, plain.stderr[-2000:]
     ranks = subprocess.run(
-        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.distributed"]
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.book.distributed"]
         + _cli(tmp_path / "ranks"),
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -229,15 +230,16 @@ def test_data_parallel_rejects_more_ranks_than_images():
 def test_torchrun_distill_cli_fills_the_chapter_cache(tmp_path):
     """``torchrun ... distill`` (2 gloo ranks) writes the cache file chapters 3-4 read, with the
     images a single process computes (same tolerance as above)."""
-    from icl_support.config import resolve_settings
-    from icl_support.one_per_class import distilled_images, prepare_images
+    from icl_support.contexts.lgm_images import distilled_images
+    from icl_support.core.config import resolve_settings
+    from icl_support.embedding.image_pool import prepare_images
 
     params = {"n_train": 20, "n_test": 10, "distill_res": 16, "image_size": 16, "distill_steps": 4, "distill_augs": 2}
     args = ["distill", "--profile", "smoke", "--device", "cpu", "--cache-dir", str(tmp_path / "ranks")]
     for name, value in params.items():
         args += ["-p", name, str(value)]
     ranks = subprocess.run(
-        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.distributed", *args],
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.book.distributed", *args],
         cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=150,
     )  # fmt: skip
     assert ranks.returncode == 0, ranks.stderr[-2000:]

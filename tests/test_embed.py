@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from icl_support.backbones import create_backbone
-from icl_support.data import load_dataset
-from icl_support.embed import embed_images, embedding_key
+from icl_support.data.datasets import load_dataset
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.embed import embed_images, embedding_key
 
 
 @pytest.fixture(scope="module")

@@ -60,17 +60,18 @@ import pytest
 import torch
 from PIL import Image
 
-import icl_support.distill as distill_module
-from icl_support.backbones import create_backbone
-from icl_support.cache import load_arrays
-from icl_support.config import resolve_settings
-from icl_support.contexts import centroid, neighbors
-from icl_support.data import DatasetUnavailableError, load_dataset
-from icl_support.distill import DistillConfig, distill
-from icl_support.distributed import EmbedJob, embed_shard
-from icl_support.embed import embed_images, embedding_key, embedding_path
-from icl_support.peers import PEERS, make_peer
-from icl_support.tables import build_table, check_rows
+import icl_support.contexts.pixel_lgm as distill_module
+from icl_support.book.distributed import EmbedJob, embed_shard
+from icl_support.contexts.pixel_lgm import DistillConfig, distill
+from icl_support.contexts.selection import centroid, neighbors
+from icl_support.core.cache import load_arrays
+from icl_support.core.config import resolve_settings
+from icl_support.core.device import check_rows
+from icl_support.data.datasets import DatasetUnavailableError, load_dataset
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.embed import embed_images, embedding_key, embedding_path
+from icl_support.embedding.tables import build_table
+from icl_support.evaluation.peers import PEERS, make_peer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 3, "checkpoint_every": 3, "snapshot_res": 8}
@@ -196,7 +197,7 @@ def test_empty_class(tmp_path):
 
 
 def test_fewer_images_than_ipc():
-    from icl_support.contexts import random_per_class
+    from icl_support.contexts.selection import random_per_class
 
     y = np.array([0, 0, 0, 1, 2, 2, 2])
     with pytest.raises(ValueError, match="class 1 has 1 rows, fewer than k=2"):
@@ -304,7 +305,7 @@ def test_imagenette_offline_names_data_root(monkeypatch, tmp_path):
 
 def test_same_seed_same_numbers_end_to_end(tmp_path, random_weights, features, reals):
     """Two runs from empty caches on CPU: embeddings, PCA table, peers, TabICL and LGM agree exactly."""
-    from icl_support.tabicl_model import make_tabicl
+    from icl_support.evaluation.tabicl_model import make_tabicl
 
     def run(cache: Path) -> dict:
         s = resolve_settings("smoke", n_train=30, n_test=20, image_size=32, pca_dim=4, cache_dir=str(cache))

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from icl_support import data
-from icl_support.backbones import create_backbone
-from icl_support.contexts import centroid, neighbors, random_per_class
-from icl_support.data import DatasetUnavailableError, load_dataset
-from icl_support.embed import embed_images
-from icl_support.peers import PEERS, make_peer
-from icl_support.shapes import CLASSES, write_shapes_folder
-from icl_support.tabicl_model import make_tabicl
+from icl_support.contexts.selection import centroid, neighbors, random_per_class
+from icl_support.data import datasets as data
+from icl_support.data.datasets import DatasetUnavailableError, load_dataset
+from icl_support.data.shapes import CLASSES, write_shapes_folder
+from icl_support.embedding.backbones import create_backbone
+from icl_support.embedding.embed import embed_images
+from icl_support.evaluation.peers import PEERS, make_peer
+from icl_support.evaluation.tabicl_model import make_tabicl
 
 
 @pytest.fixture(scope="module")

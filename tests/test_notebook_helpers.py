@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 
-from icl_support.config import resolve_settings
-from icl_support.notebook import json_safe, provenance, write_json
+from icl_support.book.notebook import json_safe, provenance, write_json
+from icl_support.core.config import resolve_settings
 
 
 def test_json_is_strict(tmp_path):

@@ -6,7 +6,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from icl_support.run_notebook import check_parameters, main, run_notebook
+from icl_support.book.run_notebook import check_parameters, main, run_notebook
 
 NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
 CHAPTER1 = Path("nbs/01_context_scaling.ipynb")
@@ -83,9 +83,12 @@ def test_chapter4_smoke(executed):
     path, out = executed["04_one_per_class"]
     g = glued(path)
     assert g["tabicl_weights"] == "'mini'" and int(g["n_random"]) == 3
+    import json
+
+    recorded = json.loads((out / "04_one_per_class.json").read_text())["results"]
     for name in ("random", "centroid", "neighbors", "distilled"):
-        for ev in ("linear_probe", "nearest_mean", "one_nn", "tabicl"):
-            assert 0.0 <= float(g[f"{name}_{ev}"]) <= 1.0
+        for ev in ("linear_probe", "nearest_mean", "one_nn", "tabicl"):  # the prose quotes what the run recorded
+            assert float(g[f"{name}_{ev}"]) == pytest.approx(recorded[name][ev]["mean"], rel=1e-9)
     # nearest class mean on real digits embeddings is far above chance even with one image per class
     assert float(g["centroid_nearest_mean"]) > 0.2
     assert (out / "figures" / "ch4-one-per-class.pdf").exists() and (out / "04_one_per_class.json").exists()
@@ -96,7 +99,7 @@ def test_chapter0_smoke(executed):
     """The TabICL-mini chapter glues the shipped provenance and the recorded benchmark, and reproduces a record live."""
     import json
 
-    from icl_support.tabicl_model import MINI_CHECKPOINT
+    from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT
 
     path, out = executed["00_tabicl_mini"]
     g = glued(path)
@@ -179,7 +182,8 @@ def test_chapter6_smoke(executed):
     assert g["many_dataset"] == "'shapes20'" and int(g["many_classes"]) == 20
     assert float(g["many_full_nearest_mean"]) > 0.2  # 4x chance on the generated 20 classes: real accuracy
     assert int(g["shift_severity"]) == 3
-    assert 0 <= float(g["shift_class_mean_gaussian_noise"]) <= 1
+    # Gaussian noise at severity 3 costs the class means accuracy on real digits (nearest class mean)
+    assert float(g["shift_class_mean_gaussian_noise"]) < float(g["shift_class_mean_clean"])
     for name in ("centroid", "distilled"):
         assert 0 < float(g[f"attn_own_{name}"]) < 1
     assert int(g["tl_steps"]) == 5 and float(g["tl_seconds_per_step"]) > 0
@@ -192,7 +196,7 @@ def test_chapter6_smoke(executed):
 
 def test_shared_parameter_file_skips_other_chapters_names(tmp_path):
     """``make book PARAMS=...`` hands one file to every chapter: each takes its own names, typos still fail."""
-    from icl_support.run_notebook import shared_parameters
+    from icl_support.book.run_notebook import shared_parameters
 
     book_wide = {"profile": "smoke", "ks": [1, 2], "fractions": [0.5, 1.0], "results_dir": "results"}
     ch1 = shared_parameters("nbs/01_context_scaling.ipynb", book_wide)

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from icl_support.config import resolve_settings
-from icl_support.one_per_class import EVALUATORS, STRATEGIES, distilled_images, evaluate_strategies, prepare_images
+from icl_support.chapters.one_per_class import EVALUATORS, STRATEGIES, evaluate_strategies
+from icl_support.contexts.lgm_images import distilled_images
+from icl_support.core.config import resolve_settings
+from icl_support.embedding.image_pool import prepare_images
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +25,35 @@ def test_distilled_images_are_cached(tiny, monkeypatch):
     s, data = tiny
     first = distilled_images(s, data, progress=False)
     assert first["images"].shape == (10, 3, 32, 32) and first["losses"].shape == (s.distill_steps,)
-    import icl_support.one_per_class as opc
+    import icl_support.contexts.lgm_images as lgm_images
 
-    monkeypatch.setattr(opc, "distill", lambda *a, **k: pytest.fail("cache hit must not distill again"))
+    monkeypatch.setattr(lgm_images, "distill", lambda *a, **k: pytest.fail("cache hit must not distill again"))
     assert np.array_equal(distilled_images(s, data, progress=False)["images"], first["images"])
 
 
 def test_every_strategy_and_evaluator(tiny, random_weights):
+    """Every score is the one a direct sklearn / TabICL call on the same rows gives (the scorer adds nothing)."""
+    import torch
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from icl_support.contexts.selection import centroid, random_per_class
+    from icl_support.evaluation.peers import make_peer
+    from icl_support.evaluation.run import Run
+    from icl_support.evaluation.tabicl_model import make_tabicl
+
     s, data = tiny
-    lgm = distilled_images(s, data, progress=False)
-    out = evaluate_strategies(s, data, lgm, random_weights, progress=False)
-    assert set(out) == set(STRATEGIES)
-    for name in STRATEGIES:
-        for ev in EVALUATORS:
-            assert 0 <= out[name][ev]["mean"] <= 1
+    run = Run(s, random_weights, torch.device("cpu"), random_weights)
+    out = evaluate_strategies(run, data, progress=False)
+    assert set(out) == set(STRATEGIES) and all(set(out[n]) >= set(EVALUATORS) for n in STRATEGIES)
     assert out["random"]["one_nn"]["n"] == 2 and out["centroid"]["linear_probe"]["n"] == s.probe_seeds
+    for d, acc in enumerate(out["random"]["per_context"]["nearest_mean"]):  # raw rows, draws seeded s.seed + d
+        idx = random_per_class(data.y_pool, 1, s.seed + d)
+        assert acc == make_peer("nearest_mean").fit(data.Z_pool[idx], data.y_pool[idx]).score(data.Z_test, data.y_test)
+    idx = centroid(data.Z_pool, data.y_pool)
+    one_nn = KNeighborsClassifier(1).fit(data.Z_pool[idx], data.y_pool[idx]).score(data.Z_test, data.y_test)
+    assert out["centroid"]["one_nn"]["mean"] == one_nn
+    from icl_support.embedding.tables import fit_width_reducer
+
+    reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)  # TabICL reads PCA rows
+    clf = make_tabicl(random_weights, 1, "cpu", s.seed).fit(reduce(data.Z_pool[idx]), data.y_pool[idx])
+    assert out["centroid"]["tabicl"]["mean"] == float((clf.predict(reduce(data.Z_test)) == data.y_test).mean())

@@ -8,11 +8,24 @@ import pytest
 import torch
 from conftest import blobs
 
-from icl_support.config import resolve_settings
-from icl_support.explorer import context_images, describe, gallery
-from icl_support.one_per_class import ImageData
-from icl_support.pareto import EVALUATORS, pareto_front, run_pareto
-from icl_support.pareto_plots import distillation_gap, front, long_table, plot_accuracy, wide_table
+from icl_support.chapters.explorer import context_images, describe, gallery
+from icl_support.chapters.pareto import (
+    EVALUATORS,
+    distillation_gap,
+    front,
+    long_table,
+    pareto_front,
+    plot_accuracy,
+    wide_table,
+)
+from icl_support.contexts.sweep import run_sweep
+from icl_support.core.config import resolve_settings
+from icl_support.embedding.image_pool import ImageData
+from icl_support.evaluation.run import Run
+
+
+def cpu_run(settings, weights) -> Run:
+    return Run(settings, weights, torch.device("cpu"), weights)
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +39,15 @@ def tiny(random_weights, cache_dir):
         cache_dir=str(cache_dir),
         ks=[1, 2],
         strategies=["random", "class_mean", "herding", "row_lgm", "pixel_lgm", "tabicl_lgm", "full"],
-        lgm_ipcs=[4],  # pixel LGM would need a backbone: outside ks here, so it is skipped with a note
+        ipc=3,
+        lgm_ipcs=[4],  # pixel LGM would need a backbone: ipc and lgm_ipcs outside ks, so it is skipped with a note
         pca_dim=4,
         n_tabicl_test=6,
     )
-    return s, data, run_pareto(s, data, random_weights, progress=False)
+    return s, data, run_sweep(cpu_run(s, random_weights), data, progress=False)
 
 
-def test_run_pareto_structure(tiny):
+def test_sweep_structure(tiny):
     s, data, run = tiny
     res = run["results"]
     assert set(res) == {"random", "class_mean", "herding", "row_lgm", "full"}
@@ -89,14 +103,15 @@ def test_tabicl_aware_strategy_plumbing(tiny, random_weights):
     strategy runs (plumbing only: RANDOM WEIGHTS, the rows mean nothing)."""
     from sklearn.decomposition import PCA
 
-    from icl_support.config import with_overrides
-    from icl_support.pareto import build
-    from icl_support.tabicl_model import TabICLWeights
+    from icl_support.contexts.strategies import BuildInputs, build
+    from icl_support.core.config import with_overrides
+    from icl_support.evaluation.tabicl_model import TabICLWeights
 
     s, data, _ = tiny
     pca = PCA(4, random_state=0).fit(data.Z_pool)
     local = TabICLWeights("local", random_weights.path)
-    built = build(with_overrides(s, tabicl_distill_steps=2), data, "tabicl_lgm", 1, local, pca=pca)
+    run = cpu_run(with_overrides(s, tabicl_distill_steps=2), local)
+    built = build("tabicl_lgm", BuildInputs(run, data, pca), 1)
     (ctx,) = built.contexts
     assert ctx.X.shape == (3, 16) and ctx.index is None and list(ctx.y) == [0, 1, 2]
     # rows were optimised in PCA space and mapped back: they lie on the PCA subspace (raw pool rows do not)

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.pretrain import (
+from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
+from icl_support.evaluation.tabicl_torch import apply_context_stats, fit_context_stats
+from icl_support.pretraining.pretrain import (
     MINI_CONFIG,
     PretrainConfig,
     Stage,
@@ -20,9 +22,7 @@ from icl_support.pretrain import (
     query_loss,
     sample_batch,
 )
-from icl_support.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
-from icl_support.tabicl_model import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
-from icl_support.tabicl_torch import apply_context_stats, fit_context_stats
+from icl_support.pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
 
 TINY = PretrainConfig(
     seed=3,
@@ -99,7 +99,7 @@ def test_resume_equals_uninterrupted(tmp_path):
 
 
 def test_prefetching_worker_draws_the_same_batches():
-    from icl_support.pretrain import BatchSource
+    from icl_support.pretraining.pretrain import BatchSource
 
     ahead = BatchSource(TINY, ahead=2, end=6)
     try:
@@ -122,7 +122,7 @@ def test_bad_state_is_refused_never_restarted(tmp_path):
         pretrain(run, TINY, max_steps=3, progress=False)
     assert state.stat().st_size == 1000  # kept for the user to inspect, not overwritten
     torch.save({"config": {}, "state_dict": {}}, state)  # a foreign file
-    with pytest.raises(StateError, match="not an icl_support.pretrain state"):
+    with pytest.raises(StateError, match="not an icl_support.pretraining.pretrain state"):
         pretrain(run, TINY, max_steps=3, progress=False)
 
 
@@ -170,7 +170,7 @@ PINNED_DIGITS_ACCURACY = 0.8167  # 441 of 540
 
 
 def test_shipped_mini_scores_its_pinned_accuracy_on_digits(tmp_path):
-    from icl_support.heldout import load_table, split, tabicl_accuracy
+    from icl_support.evaluation.heldout import load_table, split, tabicl_accuracy
 
     X, y = load_table("digits")
     X_ctx, y_ctx, X_test, y_test = split(X, y, 300, seed=0)

@@ -8,10 +8,10 @@ import pytest
 from conftest import blobs
 from sklearn.decomposition import PCA
 
-from icl_support.contexts import random_per_class
-from icl_support.peers import make_peer
-from icl_support.plots import save_figure
-from icl_support.projection import ProjectionConfig, decision_plane, plot_projection
+from icl_support.contexts.selection import random_per_class
+from icl_support.evaluation.peers import make_peer
+from icl_support.evaluation.plots import save_figure
+from icl_support.evaluation.projection import ProjectionConfig, decision_plane, plot_projection
 
 CFG = ProjectionConfig(grid=40)
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import blobs
 
-from icl_support.distill import head_gradient, matching_loss
-from icl_support.row_distill import RowDistillConfig, distill_rows
+from icl_support.contexts.pixel_lgm import head_gradient, matching_loss
+from icl_support.contexts.row_lgm import RowDistillConfig, distill_rows
 
 
 def test_loss_falls_and_rows_land_near_their_class():

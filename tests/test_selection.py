@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import blobs
 
-from icl_support import selection
-from icl_support.selection import SELECTORS, select
+from icl_support.contexts import selection
+from icl_support.contexts.selection import SELECTORS, select
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
 """Distribution shift: corrupted test embeddings (cached) and the per-strategy scores."""
 
 import numpy as np
+import torch
 
-from icl_support.config import resolve_settings
-from icl_support.one_per_class import prepare_images
-from icl_support.selection import select
-from icl_support.shift import corrupted_embeddings, run_shift, severity_table
+from icl_support.chapters.shift import corrupted_embeddings, run_shift, severity_table
+from icl_support.contexts.selection import select
+from icl_support.core.config import resolve_settings
+from icl_support.embedding.image_pool import prepare_images
+from icl_support.evaluation.run import Run
 
 
 def test_run_shift_on_digits(cache_dir, random_weights):
@@ -15,7 +17,8 @@ def test_run_shift_on_digits(cache_dir, random_weights):
         "class_mean": [select("class_mean", data.Z_pool, data.y_pool, 1)],
         "random": [select("random", data.Z_pool, data.y_pool, 1, seed) for seed in (0, 1)],
     }
-    out = run_shift(s, data, random_weights, contexts, reduce=lambda Z: Z, progress=False)
+    run = Run(s, random_weights, torch.device("cpu"), random_weights)
+    out = run_shift(run, data, contexts, reduce=lambda Z: Z, progress=False)
     res = out["results"]
     assert out["tabicl"].startswith("not run")  # random weights: TabICL's accuracy under shift is not computed
     assert set(res["random"]) == {"clean", "contrast", "jpeg"} and set(res["random"]["jpeg"]) == {"1", "5"}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import blobs
 
-from icl_support.tabicl_model import RANDOM_BANNER, make_tabicl, resolve_weights, timing_weights
+from icl_support.evaluation.tabicl_model import RANDOM_BANNER, make_tabicl, resolve_weights, timing_weights
 
 
 def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from icl_support.tables import check_rows, reduce_width, resolve_device
+from icl_support.core.device import check_rows, resolve_device
+from icl_support.embedding.tables import reduce_width
 
 
 def test_pca_is_fitted_on_the_whole_pool():

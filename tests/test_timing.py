@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from icl_support.tabicl_model import make_tabicl
-from icl_support.timing import fit_power_law, kv_cache_comparison, time_vs_context
+from icl_support.evaluation.tabicl_model import make_tabicl
+from icl_support.evaluation.timing import fit_power_law, kv_cache_comparison, time_vs_context
 
 
 def test_power_law_recovers_exponent():
@@ -42,7 +42,7 @@ def test_power_law_over_the_largest_sizes():
 
 
 def test_cost_model_recovers_terms():
-    from icl_support.timing import fit_cost_model
+    from icl_support.evaluation.timing import fit_cost_model
 
     n = np.array([10, 30, 100, 300, 1000, 3000, 10000], dtype=float)
     model = fit_cost_model(n, 0.5 + 2e-3 * n + 1e-7 * n**2)

@@ -1,0 +1,187 @@
+"""Chapter 5: every context strategy at k rows per class: tables, figures and glued numbers of a sweep.
+
+The sweep itself (strategies x k, every evaluator on the same PCA rows) is
+:func:`icl_support.contexts.sweep.run_sweep`. Everything here reads a results mapping: a live sweep's
+``out["results"]`` or a recorded ``results/*-pareto.json`` (``{strategy: {k or "all": {evaluator: {mean,
+std, n}, tabicl_seconds, build_seconds, rows}}}``). Usage::
+
+    out = run_sweep(run, prepare_images(settings))
+    fig = plot_accuracy(out["results"], "rows")
+    values = glued_numbers(out["results"], settings.ks)
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..contexts.sweep import EVALUATORS
+
+
+def pareto_front(rows: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats (fewer-or-equal rows and higher-or-equal accuracy,
+    one strictly), sorted by rows. ``rows``, ``acc``: (P,) arrays."""
+    order = np.lexsort((-acc, rows))
+    keep, best = [], -np.inf
+    for i in order:
+        if acc[i] > best:
+            keep.append(int(i))
+            best = acc[i]
+    return np.asarray(keep, dtype=int)
+
+
+STYLE = {  # strategy: (colour, marker)
+    "random": ("0.45", "o"),
+    "class_mean": ("tab:red", "s"),
+    "nearest_centroid": ("tab:blue", "v"),
+    "kmeans_medoids": ("tab:cyan", "^"),
+    "herding": ("tab:orange", "D"),
+    "kcenter": ("tab:brown", "x"),
+    "row_lgm": ("tab:pink", "P"),
+    "pixel_lgm": ("tab:green", "*"),
+    "tabicl_lgm": ("tab:purple", "h"),
+    "full": ("black", "*"),
+}
+
+
+def long_table(results: dict) -> pd.DataFrame:
+    """One row per (strategy, k, evaluator): rows, mean, std, n, TabICL seconds, build seconds."""
+    out = []
+    for name, per_k in results.items():
+        for k, e in per_k.items():
+            for ev in EVALUATORS:
+                out.append(
+                    {
+                        "strategy": name,
+                        "k": k,
+                        "rows": e["rows"],
+                        "evaluator": ev,
+                        "mean": e[ev]["mean"],
+                        "std": e[ev]["std"],
+                        "n": e[ev]["n"],
+                        "tabicl_seconds": e["tabicl_seconds"]["mean"],
+                        "build_seconds": e["build_seconds"]["mean"],
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def wide_table(results: dict, evaluator: str) -> pd.DataFrame:
+    """Strategies x k of ``mean ± std`` for one evaluator (strings, for display)."""
+    t = long_table(results)
+    t = t[t.evaluator == evaluator]
+    cells = t.assign(
+        cell=[
+            f"{m:.3f} ± {sd:.3f}" if n > 1 else f"{m:.3f}" for m, sd, n in zip(t["mean"], t["std"], t["n"], strict=True)
+        ]
+    )
+    order = list(dict.fromkeys(t.k.tolist()))
+    return cells.pivot(index="strategy", columns="k", values="cell").reindex(columns=order).fillna("")
+
+
+def front(results: dict, evaluator: str, x: str = "rows") -> pd.DataFrame:
+    """The Pareto front (fewest ``x``, highest accuracy) of one evaluator over every strategy and k."""
+    t = long_table(results)
+    t = t[t.evaluator == evaluator].reset_index(drop=True)
+    return t.iloc[pareto_front(t[x].to_numpy(float), t["mean"].to_numpy(float))]
+
+
+def plot_accuracy(results: dict, x: str = "rows", evaluators=EVALUATORS, random_tabicl: bool = True) -> plt.Figure:
+    """One panel per evaluator: accuracy (± std over seeds) against context rows or TabICL seconds (log x),
+    a line per strategy, the Pareto front dashed."""
+    xlabel = {"rows": "context rows", "tabicl_seconds": "TabICL fit + predict seconds"}[x]
+    fig, axes = plt.subplots(1, len(evaluators), figsize=(3.6 * len(evaluators), 3.4), sharex=True)
+    t = long_table(results)
+    for ax, ev in zip(np.atleast_1d(axes), evaluators, strict=True):
+        sub = t[t.evaluator == ev]
+        for name, g in sub.groupby("strategy", sort=False):
+            color, marker = STYLE.get(name, ("k", "o"))
+            g = g.sort_values(x)
+            ax.errorbar(g[x], g["mean"], yerr=g["std"], color=color, marker=marker, ms=5, lw=1, capsize=2, label=name)
+        f = front(results, ev, x)
+        ax.plot(f[x], f["mean"], "k--", lw=0.8, alpha=0.6, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        title = ev + (" (RANDOM WEIGHTS: chance)" if ev == "tabicl" and random_tabicl else "")
+        ax.set_title(title, fontsize=9)
+    np.atleast_1d(axes)[0].set_ylabel("test accuracy")
+    np.atleast_1d(axes)[-1].legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def distillation_gap(results: dict, evaluators=("logreg", "nearest_mean", "one_nn")) -> pd.DataFrame:
+    """Embedding-space vs pixel LGM at every k where both ran: accuracy per evaluator, build seconds, and
+    the gap (pixel minus row; the accuracy bought by distilling real images)."""
+    rows = []
+    for k in results.get("pixel_lgm", {}):
+        if k not in results.get("row_lgm", {}):
+            continue
+        px, rw = results["pixel_lgm"][k], results["row_lgm"][k]
+        r = {"k": k, "pixel_seconds": px["build_seconds"]["mean"], "row_seconds": rw["build_seconds"]["mean"]}
+        for ev in evaluators:
+            r[f"pixel_{ev}"] = px[ev]["mean"]
+            r[f"row_{ev}"] = rw[ev]["mean"]
+            r[f"gap_{ev}"] = px[ev]["mean"] - rw[ev]["mean"]
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def skipped_note(skipped: dict) -> str:
+    """Markdown line naming every skipped (strategy, k) and why ("" when nothing was skipped)."""
+    if not skipped:
+        return ""
+    parts = [f"`{n}` at k = {', '.join(v)}: {next(iter(v.values()))}" for n, v in skipped.items()]
+    return "Skipped: " + "; ".join(parts)
+
+
+def best(results: dict, evaluator: str, k: str) -> tuple[str, float]:
+    """The strategy with the highest mean ``evaluator`` accuracy at ``k`` and that accuracy."""
+    cand = {n: r[k][evaluator]["mean"] for n, r in results.items() if k in r}
+    name = max(cand, key=cand.get)
+    return name, cand[name]
+
+
+def glued_numbers(results: dict, ks) -> dict:
+    """The numbers chapter 5's prose quotes about a live sweep."""
+    k0, kmax = str(ks[0]), str(ks[-1])
+    values = {"k_first": int(k0), "k_last": int(kmax)}
+    for ev in ("logreg", "nearest_mean", "one_nn"):
+        for k, tag in ((k0, "first"), (kmax, "last")):
+            name, acc = best(results, ev, k)
+            values[f"best_{ev}_{tag}"] = f"{name} ({acc:.3f})"
+    if "full" in results:
+        full = results["full"]["all"]
+        values.update(full_rows=full["rows"], full_logreg=full["logreg"]["mean"])
+        values["full_tabicl_seconds"] = full["tabicl_seconds"]["mean"]
+    values["random_k1_tabicl_seconds"] = results["random"][k0]["tabicl_seconds"]["mean"]
+    f = front(results, "logreg")
+    values["front_logreg"] = " → ".join(
+        f"{s} k={k} ({m:.3f})" for s, k, m in zip(f.strategy, f.k, f["mean"], strict=True)
+    )
+    gap = distillation_gap(results)
+    if len(gap):
+        g = gap.iloc[0]
+        values.update(gap_k=g["k"], gap_logreg=g["gap_logreg"], gap_pixel_s=g["pixel_seconds"])
+        values.update(gap_row_s=g["row_seconds"], gap_speedup=g["pixel_seconds"] / g["row_seconds"])
+    return values
+
+
+def recorded_numbers(rec: dict) -> dict:
+    """The numbers chapter 5's prose quotes about a recorded sweep (``rec``: a ``results/*-pareto.json``)."""
+    rres = rec["results"]
+    values = {"rec_commit": rec["provenance"].get("git_commit", "?")}
+    for k in ("1", "5", "50"):
+        for ev in ("logreg", "nearest_mean"):
+            name, acc = best(rres, ev, k)
+            values[f"rec_best_{ev}_k{k}"] = f"{name} ({acc:.3f})"
+    for name in ("random", "nearest_centroid", "class_mean", "pixel_lgm", "row_lgm"):
+        if "1" in rres.get(name, {}):
+            values[f"rec_{name}_k1_logreg"] = rres[name]["1"]["logreg"]["mean"]
+            values[f"rec_{name}_k1_nearest_mean"] = rres[name]["1"]["nearest_mean"]["mean"]
+    values["rec_full_logreg"] = rres["full"]["all"]["logreg"]["mean"]
+    values["rec_full_tabicl_s"] = rres["full"]["all"]["tabicl_seconds"]["mean"]
+    values["rec_k1_tabicl_s"] = rres["random"]["1"]["tabicl_seconds"]["mean"]
+    values["rec_k50_tabicl_s"] = rres["random"]["50"]["tabicl_seconds"]["mean"]
+    return values

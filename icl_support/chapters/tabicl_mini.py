@@ -1,0 +1,208 @@
+"""The TabICL-mini chapter's tables and figures, read from recorded files (no training here).
+
+Inputs: the shipped checkpoint's provenance JSON (``icl_support/weights/tabicl-mini.json``: loss
+curve, held-out evaluations at checkpoints, hours) and ``results/bench-tabicl-mini.json``
+(``benchmarks/tabicl_mini.py``: TabICL-mini beside the peers on the same splits). Usage::
+
+    meta, bench = load_records("results")
+    fig = loss_curve_figure(meta)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..evaluation.tabicl_model import MINI_CHECKPOINT, V2_CONFIG
+from ..pretraining.pretrain import MINI_CONFIG, PretrainConfig
+from ..pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
+
+EVALUATOR_LABELS = {
+    "tabicl": "TabICL-mini",
+    "logreg": "logistic regression",
+    "knn": "5-NN",
+    "nearest_mean": "nearest class mean",
+    "chance": "majority class",
+}
+
+
+def load_records(results_dir: str | Path = "results", checkpoint: str | Path = MINI_CHECKPOINT) -> tuple[dict, dict]:
+    """``(provenance of the shipped checkpoint, bench-tabicl-mini.json)``; a clear error when one is missing."""
+    meta_path = Path(checkpoint).with_suffix(".json")
+    bench_path = Path(results_dir) / "bench-tabicl-mini.json"
+    for path, fix in (
+        (meta_path, "restore it with git checkout -- icl_support/weights"),
+        (bench_path, "run .venv/bin/python -m benchmarks.tabicl_mini"),
+    ):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: {fix}")
+    meta, bench = json.loads(meta_path.read_text()), json.loads(bench_path.read_text())
+    if bench["weights"]["checkpoint_sha256"] != meta["checkpoint_sha256"]:
+        raise ValueError(
+            f"{bench_path} was measured on another TabICL-mini checkpoint than the shipped one; rerun "
+            ".venv/bin/python -m benchmarks.tabicl_mini"
+        )
+    return meta, bench
+
+
+def size_table() -> pd.DataFrame:
+    """TabICL-mini's architecture beside the released v2 classifier's (parameters counted from the modules)."""
+    from tabicl._model.tabicl import TabICL
+
+    keys = ("embed_dim", "col_num_blocks", "col_num_inds", "row_num_blocks", "row_num_cls", "icl_num_blocks",
+            "icl_nhead", "max_classes")  # fmt: skip
+    rows = {}
+    for name, cfg in (("TabICL-mini", MINI_CONFIG), ("released TabICL v2", V2_CONFIG)):
+        rows[name] = {k: cfg[k] for k in keys}
+        rows[name]["parameters"] = sum(p.numel() for p in TabICL(**cfg).parameters())
+    return pd.DataFrame(rows).T
+
+
+def curriculum_table(cfg: PretrainConfig | None = None) -> pd.DataFrame:
+    """One row per curriculum stage: steps, prior, feature / class / row ranges, learning rate."""
+    cfg = cfg or PretrainConfig()
+    return pd.DataFrame(
+        [
+            {
+                "stage": s.name,
+                "steps": s.steps,
+                "prior": s.prior if s.prior == "gmm" else f"{s.prior} ({s.scm_share:.0%}) + gmm",
+                "features": f"{s.features[0]}-{s.features[1]}",
+                "classes": f"{s.classes[0]}-{s.classes[1]}",
+                "rows": f"{s.rows[0]}-{s.rows[1]}",
+                "lr": s.lr,
+            }
+            for s in cfg.stages
+        ]
+    ).set_index("stage")
+
+
+def prior_samples_figure(seed: int = 0) -> plt.Figure:
+    """Two features of three Gaussian-mixture tables and three tables of TabICL's prior, coloured by class."""
+    gmm = gaussian_mixture_tables(3, 300, 200, 2, (2, 4), seed=seed)
+    scm = tabicl_prior_tables("mix_scm", 3, 300, 200, 2, 4, seed=seed)
+    fig, axes = plt.subplots(2, 3, figsize=(9, 5.6))
+    for row, (batch, title) in enumerate(((gmm, "Gaussian mixture"), (scm, "TabICL prior (mix_scm)"))):
+        for j in range(3):
+            ax = axes[row, j]
+            X, y = batch.X[j].numpy(), batch.y[j].numpy()
+            ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=8)
+            ax.set_title(f"{title} #{j + 1}: {len(np.unique(y))} classes", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve_figure(meta: dict) -> plt.Figure:
+    """Training loss (mean cross-entropy of the query rows per 25 steps) against step, stages shaded."""
+    curve = pd.DataFrame(meta["loss_curve"])
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(curve.step, curve.loss, lw=1)
+    start = 0
+    for i, stage in enumerate(meta["pretrain_config"]["stages"]):
+        ax.axvspan(start, start + stage["steps"], color="0.9" if i % 2 else "white", zorder=0)
+        ax.text(start + stage["steps"] / 2, 0.98, stage["name"], transform=ax.get_xaxis_transform(), ha="center",
+                va="top", fontsize=8)  # fmt: skip
+        start += stage["steps"]
+    ax.set_xlim(0, max(start, int(curve.step.max())))
+    ax.set_xlabel("step")
+    ax.set_ylabel("query cross-entropy")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def evaluations(meta: dict) -> pd.DataFrame:
+    """Held-out accuracy per table at every evaluated checkpoint: columns step, cpu_hours, table, accuracy."""
+    rows = []
+    for r in meta["evaluations"]:
+        for table, acc in r["eval"].items():
+            rows.append({"step": r["step"], "cpu_hours": r["cpu_s"] / 3600, "table": table, "accuracy": acc})
+    return pd.DataFrame(rows)
+
+
+def accuracy_vs_hours_figure(meta: dict, bench: dict) -> plt.Figure:
+    """Held-out accuracy (whole pool as context, seed 0) at each checkpoint against CPU hours, one panel per
+    table, the peers of the final benchmark (same split, seed 0) as horizontal lines."""
+    ev = evaluations(meta)
+    tables = [t for t in ev.table.unique() if t != "mean"]
+    fig, axes = plt.subplots(1, len(tables), figsize=(3 * len(tables), 3.2), sharey=True)
+    peers = {
+        r["table"]: r for r in bench["tables"]["rows"] if r["requested"] == 0 and r["seed"] == 0
+    }  # the evaluations' split
+    for ax, table in zip(np.atleast_1d(axes), tables, strict=True):
+        sel = ev[ev.table == table]
+        ax.plot(sel.cpu_hours, sel.accuracy, "o-", label="TabICL-mini")
+        for name, style in (("logreg", "--"), ("knn", "-."), ("nearest_mean", ":"), ("chance", "-")):
+            if table in peers:
+                ax.axhline(peers[table][name], ls=style, lw=1, color="0.4" if name != "chance" else "0.75",
+                           label=EVALUATOR_LABELS[name])  # fmt: skip
+        ax.set_title(table)
+        ax.set_xlabel("CPU hours of pretraining")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("held-out test accuracy")
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    return fig
+
+
+def heldout_table(bench: dict) -> pd.DataFrame:
+    """Mean accuracy over seeds per (table, context size) and evaluator, from the benchmark's rows."""
+    df = pd.DataFrame(bench["tables"]["rows"])
+    df["context"] = df.requested.map(lambda n: "all" if n == 0 else str(n))
+    out = df.groupby(["table", "context"], sort=False)[list(EVALUATOR_LABELS)].mean()
+    return out.rename(columns=EVALUATOR_LABELS)
+
+
+def embeddings_table(bench: dict) -> pd.DataFrame | None:
+    """Accuracy (mean over seeds) on the digits embeddings per context fraction and evaluator."""
+    emb = bench.get("embeddings")
+    if not emb:
+        return None
+    rows = {}
+    for f, v in emb["by_fraction"].items():
+        rows[float(f)] = {"context rows": v["n_context"], **{EVALUATOR_LABELS[k]: v[k]["mean"] for k in
+                                                              ("tabicl", "logreg", "knn", "nearest_mean")}}  # fmt: skip
+    return pd.DataFrame(rows).T.sort_index().rename_axis("fraction")
+
+
+def _recorded(path: str | Path) -> dict | None:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def cifar_context_table(path: str | Path = "results/cifar10-ch1-local.json") -> tuple[pd.DataFrame, str] | None:
+    """Chapter 1's recorded CIFAR-10 run: mean accuracy (std over seeds) per context fraction and evaluator,
+    and the weights TabICL had in that run (``None`` when the file is missing)."""
+    rec = _recorded(path)
+    if rec is None:
+        return None
+    df = pd.DataFrame(rec["summary"])
+    table = df.pivot(index="fraction", columns="evaluator", values="mean")
+    table = table.rename(columns={**EVALUATOR_LABELS, "tabicl": f"TabICL ({rec['provenance']['tabicl_weights']})"})
+    table.insert(0, "context rows", df.groupby("fraction").n_context.first())
+    return table, rec["provenance"]["tabicl_weights"]
+
+
+def cifar_one_per_class_table(path: str | Path = "results/cifar10-k1-mini.json") -> tuple[pd.DataFrame, str] | None:
+    """The recorded one-per-class CIFAR-10 run (``scripts/cifar10_pareto.py`` at k = 1): mean and std over
+    seeds of every evaluator per strategy, and TabICL's weights in that run (``None`` when missing)."""
+    rec = _recorded(path)
+    if rec is None:
+        return None
+    rows = {}
+    for strategy, by_k in rec["results"].items():
+        entry = by_k.get("1", by_k.get("all"))
+        if entry is None:
+            continue
+        rows[strategy] = {"rows": entry["rows"], "seeds": entry["nearest_mean"]["n"]}
+        for ev in ("tabicl", "logreg", "nearest_mean", "one_nn"):
+            rows[strategy][ev] = entry[ev]["mean"]
+            rows[strategy][f"{ev} std"] = entry[ev]["std"]
+    return pd.DataFrame(rows).T, rec["provenance"]["tabicl_weights"]

@@ -1,0 +1,254 @@
+"""Every way to choose or make the context rows, registered once: the strategy registry.
+
+A strategy is one function ``build(inputs, k, seed) -> Made`` registered with :func:`register_strategy`,
+which records its name, aliases, whether it depends on the seed (``seeded_from_k``: seeded when
+``k >= seeded_from_k``), whether it needs the images or the backbone, whether its rows are real images,
+and whether chapter 5's sweep runs it. Settings validation, chapters 4-6, the explorer and the scripts
+look names up here (:func:`get_strategy`). A strategy that cannot run in a setting raises
+:class:`StrategySkipped` with the reason.
+
+=================  ========================================================================
+``random``          k random real rows per class (seeded)
+``class_mean``      the class mean (k = 1); k > 1: k-means centres (seeded). Rows, not images
+``nearest_centroid`` the k real rows nearest the class mean (alias ``centroid``: LGM's baseline)
+``kmeans_medoids``  the real row nearest each k-means centre (seeded)
+``herding``         iCaRL's herding
+``kcenter``         k-center greedy, started at the centroid row
+``row_lgm``         embedding-space LGM rows (seeded)
+``pixel_lgm``       LGM images at ipc = k, embedded by the frozen backbone (alias ``distilled``); only at
+                    k = ``settings.ipc`` and k in ``settings.lgm_ipcs``
+``lgm_neighbors``   the real image nearest (cosine) each LGM image (alias ``neighbors``; a control)
+``tabicl_lgm``      rows optimised through TabICL itself (needs real TabICL weights, at most 10 classes)
+``full``            every pool row (k ignored)
+=================  ========================================================================
+
+Adding a strategy: one decorated function in this module (or in a module imported by
+``icl_support.contexts.selection``) and a test. Usage::
+
+    inputs = BuildInputs(run, data, pca)                  # run: icl_support.evaluation.run.Run
+    built = build("herding", inputs, k=5)                # Built: contexts (one per seed), seconds
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..embedding.frozen import embed_tensors
+from ..embedding.image_pool import ImageData
+from ..embedding.tables import WidthReducer
+from ..evaluation.run import Run
+from .configs import row_lgm_config, tabicl_lgm_config
+from .lgm_images import distilled_images
+from .selection import Context, neighbors, select
+
+
+class StrategySkipped(Exception):
+    """A strategy that does not run in this setting; the message says why."""
+
+
+@dataclass(frozen=True)
+class Made:
+    """One built context; ``seconds``: its build time when not simply measured (pixel LGM: seconds/step x
+    steps); ``images``: (C * k, 3, side, side) in [0, 1] when the rows are images the run made."""
+
+    context: Context
+    seconds: float | None = None
+    images: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a strategy may read: the run (settings, device, TabICL weights), the real image pool with its
+    embeddings, and the evaluators' PCA (``None``: raw rows)."""
+
+    run: Run
+    data: ImageData
+    pca: object | None = None
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    build: Callable[[BuildInputs, int, int], Made]
+    aliases: tuple[str, ...] = ()
+    seeded_from_k: int | None = None  # seeded when k >= this; None: never
+    needs_images: bool = False  # reads the pool's images (not only their embeddings)
+    needs_backbone: bool = False  # runs the frozen backbone (distillation or embedding new images)
+    real_images: bool = True  # every row is a real pool image (``Context.index`` set)
+    in_sweep: bool = True  # run by chapter 5 when ``settings.strategies`` is empty
+    summary: str = ""
+
+    def is_seeded(self, k: int) -> bool:
+        return self.seeded_from_k is not None and k >= self.seeded_from_k
+
+
+STRATEGIES: dict[str, Strategy] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_strategy(name: str, *, aliases: Iterable[str] = (), **meta):
+    """Decorator: register ``build(inputs, k, seed) -> Made`` as strategy ``name`` (see :class:`Strategy`)."""
+
+    def wrap(fn):
+        taken = {name, *aliases} & (set(STRATEGIES) | set(_ALIASES))
+        if taken:
+            raise ValueError(f"strategy name(s) {sorted(taken)} already registered")
+        summary = meta.pop("summary", "") or (fn.__doc__ or "").strip().split("\n")[0]
+        STRATEGIES[name] = Strategy(name, fn, tuple(aliases), summary=summary, **meta)
+        _ALIASES.update({a: name for a in aliases})
+        return fn
+
+    return wrap
+
+
+def get_strategy(name: str) -> Strategy:
+    """The strategy registered as ``name`` or under the alias ``name``."""
+    key = _ALIASES.get(name, name)
+    if key not in STRATEGIES:
+        aliases = ", ".join(f"{a} (= {n})" for a, n in _ALIASES.items())
+        raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}; aliases: {aliases}")
+    return STRATEGIES[key]
+
+
+def check_strategy_names(names: Iterable[str]) -> None:
+    """Raise ``ValueError`` naming every unknown strategy in ``names`` (and the valid ones)."""
+    bad = [n for n in names if n not in STRATEGIES and n not in _ALIASES]
+    if bad:
+        raise ValueError(f"unknown strategies {bad} in 'strategies'; valid: {', '.join(STRATEGIES)}")
+
+
+def sweep_names(names: Iterable[str] = ()) -> tuple[str, ...]:
+    """``names`` resolved to registered names; empty: every strategy with ``in_sweep``, in registry order."""
+    names = tuple(names)
+    if not names:
+        return tuple(n for n, st in STRATEGIES.items() if st.in_sweep)
+    return tuple(get_strategy(n).name for n in names)
+
+
+def seeds_for(inputs: BuildInputs, name: str, k: int, n_seeds: int | None = None) -> list[int]:
+    """The seeds a strategy runs with at ``k``: ``n_seeds`` (default ``selection_seeds``) consecutive seeds
+    from the run's seed when it is seeded, else the run's seed alone."""
+    s = inputs.run.settings
+    if not get_strategy(name).is_seeded(k):
+        return [s.seed]
+    return [s.seed + i for i in range(s.selection_seeds if n_seeds is None else n_seeds)]
+
+
+@dataclass
+class Built:
+    """The contexts of one strategy at one k (one per seed) with the seconds each took to build."""
+
+    contexts: list[Context] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    images: np.ndarray | None = None
+    note: str = ""
+
+
+def build(name: str, inputs: BuildInputs, k: int, n_seeds: int | None = None) -> Built:
+    """Contexts of strategy ``name`` (or an alias) at ``k`` rows per class, one per seed (:func:`seeds_for`).
+    A skipped strategy returns no contexts and the reason in ``note``."""
+    strategy = get_strategy(name)
+    out = Built()
+    for seed in seeds_for(inputs, strategy.name, k, n_seeds):
+        start = time.perf_counter()
+        try:
+            made = strategy.build(inputs, k, seed)
+        except StrategySkipped as skip:
+            return Built(note=str(skip))
+        out.seconds.append(made.seconds if made.seconds is not None else time.perf_counter() - start)
+        out.contexts.append(made.context)
+        if made.images is not None:
+            out.images = made.images
+    return out
+
+
+# ---------------------------------------------------------------- real rows, chosen (icl_support.contexts.selection)
+
+
+def _selector(selector: str):
+    def build_selected(inputs: BuildInputs, k: int, seed: int) -> Made:
+        return Made(select(selector, inputs.data.Z_pool, inputs.data.y_pool, k, seed))
+
+    return build_selected
+
+
+for _name, _meta in {
+    "random": dict(seeded_from_k=1, summary="k random real rows per class"),
+    "class_mean": dict(seeded_from_k=2, real_images=False, summary="class mean (k > 1: k-means centres)"),
+    "nearest_centroid": dict(aliases=("centroid",), summary="the k real rows nearest the class mean"),
+    "kmeans_medoids": dict(seeded_from_k=1, summary="the real row nearest each k-means centre"),
+    "herding": dict(summary="iCaRL's herding"),
+    "kcenter": dict(summary="k-center greedy from the centroid row"),
+}.items():
+    register_strategy(_name, **_meta)(_selector(_name))
+
+
+# ---------------------------------------------------------------- rows or images, made
+
+
+@register_strategy("row_lgm", seeded_from_k=1, real_images=False)
+def _row_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
+    """Embedding-space LGM: k rows per class matched to random linear heads' gradients."""
+    from .row_lgm import distill_rows
+
+    data = inputs.data
+    cfg = row_lgm_config(inputs.run.settings, k, seed)
+    r = distill_rows(data.Z_pool, data.y_pool, len(data.classes), cfg, progress=inputs.progress)
+    return Made(Context(r.rows, r.labels, None))
+
+
+def _lgm_images(inputs: BuildInputs, k: int) -> dict:
+    s = inputs.run.settings
+    if k not in s.lgm_ipcs and k != s.ipc:
+        raise StrategySkipped(f"pixel LGM runs only at ipc = {s.ipc} and at ipc in lgm_ipcs={list(s.lgm_ipcs)}")
+    return distilled_images(s, inputs.data, inputs.progress, ipc=k)
+
+
+@register_strategy("pixel_lgm", aliases=("distilled",), needs_images=True, needs_backbone=True, real_images=False)
+def _pixel_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
+    """LGM images at ipc = k, embedded by the frozen backbone (centre view)."""
+    lgm = _lgm_images(inputs, k)
+    data = inputs.data
+    Z = embed_tensors(data.features, torch.from_numpy(lgm["images"]), data.crop)
+    seconds = float(lgm["seconds_per_step"]) * inputs.run.settings.distill_steps
+    return Made(Context(Z, lgm["labels"].astype(np.int64), None), seconds, lgm["images"])
+
+
+@register_strategy("lgm_neighbors", aliases=("neighbors",), needs_images=True, needs_backbone=True, in_sweep=False)
+def _lgm_neighbors(inputs: BuildInputs, k: int, seed: int) -> Made:
+    """The real image nearest (cosine, same class) each LGM image: does distillation only retrieve?"""
+    lgm = _lgm_images(inputs, k)
+    data = inputs.data
+    Z_syn = embed_tensors(data.features, torch.from_numpy(lgm["images"]), data.crop)
+    idx = neighbors(data.Z_pool, data.y_pool, Z_syn, lgm["labels"])
+    return Made(Context(np.asarray(data.Z_pool, np.float32)[idx], np.asarray(data.y_pool, np.int64)[idx], idx))
+
+
+@register_strategy("tabicl_lgm", real_images=False)
+def _tabicl_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
+    """Rows optimised through TabICL itself (in the evaluators' PCA space, mapped back to raw rows)."""
+    from ..evaluation.tabicl_torch import TorchTabICL
+    from .tabicl_lgm import distill_tabicl
+
+    run, data, pca = inputs.run, inputs.data, inputs.pca
+    if run.weights.is_random:
+        raise StrategySkipped("skipped: TabICL has random weights, so its loss means nothing")
+    if len(data.classes) > 10:
+        raise StrategySkipped("skipped: TabICL's differentiable path has at most 10 classes")
+    rows = WidthReducer(pca)(data.Z_pool)
+    cfg = tabicl_lgm_config(run.settings, k)
+    r = distill_tabicl(TorchTabICL(run.weights, run.device), rows, data.y_pool, len(data.classes), cfg, inputs.progress)
+    X = pca.inverse_transform(r.rows).astype(np.float32) if pca is not None else r.rows  # back to raw space
+    return Made(Context(X, r.labels, None))
+
+
+@register_strategy("full")
+def _full(inputs: BuildInputs, k: int, seed: int) -> Made:
+    """Every pool row (k ignored)."""
+    return Made(select("full", inputs.data.Z_pool, inputs.data.y_pool, 1, seed))

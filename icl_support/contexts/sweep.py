@@ -1,0 +1,77 @@
+"""Every context strategy at every k rows per class, scored on the same test rows: the sweep of chapters 5-6.
+
+Strategies (``settings.strategies``; empty = every strategy of the registry's sweep,
+:mod:`icl_support.contexts.strategies`) at each k in ``settings.ks``; ``full`` (the whole pool) once.
+Evaluators (:mod:`icl_support.evaluation.scoring`): TabICL (fit + predict timed, on ``n_tabicl_test``
+seeded test rows), logistic regression, nearest class mean and 1-NN. All four read the same rows: context
+and test rows reduced by one PCA (``pca_dim``) fitted on the whole real pool. Selection and distillation
+work on the raw embeddings. Usage::
+
+    out = run_sweep(run, data)          # {"results": {strategy: {k: {evaluator: {mean, std, n}, ...}}}, ...}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..embedding.image_pool import ImageData
+from ..embedding.tables import fit_width_reducer
+from ..evaluation.run import Run
+from ..evaluation.scoring import EvalEnv, Scorer, stats
+from .strategies import BuildInputs, build, sweep_names
+
+EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
+
+
+def make_scorer(run: Run, data: ImageData) -> Scorer:
+    """Chapter 5's scorer: every evaluator on PCA rows; TabICL on ``n_tabicl_test`` seeded test rows."""
+    s = run.settings
+    reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
+    m = s.n_tabicl_test or len(data.y_test)
+    tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(data.y_test))[:m])
+    env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows)
+    return Scorer(EVALUATORS, data.Z_test, data.y_test, env, reduce=reduce)
+
+
+def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
+    """``{"results": {strategy: {k: {evaluator: {mean, std, n}, tabicl_seconds, build_seconds, rows}}},
+    "skipped": {strategy: {k: reason}}, "contexts": {(strategy, k): first context}, "images", "scorer",
+    "weights"}``.
+
+    ``full`` is stored under the key ``"all"``. Accuracies are fractions of the test rows.
+    """
+    s = run.settings
+    scorer = make_scorer(run, data)
+    inputs = BuildInputs(run, data, pca=scorer.reduce.pca)
+    results: dict = {}
+    skipped: dict = {}
+    first: dict = {}
+    images: dict = {}
+    names = sweep_names(s.strategies)
+    jobs = [(n, k) for n in names if n != "full" for k in s.ks] + [("full", 0)] * ("full" in names)
+    for name, k in tqdm(jobs, desc="strategies x k", disable=not progress):
+        built = build(name, inputs, k or 1)
+        key = "all" if name == "full" else str(k)
+        if not built.contexts:
+            skipped.setdefault(name, {})[key] = built.note
+            continue
+        scores = [scorer(ctx.X, ctx.y) for ctx in built.contexts]
+        entry = {ev: stats([sc[ev] for sc in scores]) for ev in EVALUATORS}
+        entry["tabicl_seconds"] = stats([sc["tabicl_seconds"] for sc in scores])
+        entry["build_seconds"] = stats(built.seconds)
+        entry["rows"] = int(len(built.contexts[0].y))
+        results.setdefault(name, {})[key] = entry
+        first[(name, key)] = built.contexts[0]
+        if built.images is not None:
+            images[(name, key)] = built.images
+    return {
+        "results": results,
+        "skipped": skipped,
+        "tabicl_test_rows": int(len(scorer.env.tabicl_rows)),
+        "contexts": first,
+        "images": images,
+        "scorer": scorer,
+        "weights": run.weights,
+        "evaluators": EVALUATORS,
+    }

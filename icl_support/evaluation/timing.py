@@ -1,0 +1,240 @@
+"""Chapter 2: TabICL inference time vs context size, by stage, with peak memory and a power law.
+
+Stages are timed with forward hooks on TabICL's three modules: column embedding
+(``col_embedder``), row interaction (``row_interactor``) and the in-context transformer
+(``icl_predictor``); "preprocessing" is the rest of ``fit`` + ``predict`` (the wrapper's numpy
+scaling, outlier clipping and ensembling). Usage::
+
+    rows = time_vs_context(table, sizes=(10, 100, 1000), n_test=200, tabicl=factory)
+    law = fit_power_law(rows.n_context, rows.predict_s)    # t ~ coef * N ** exponent
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import psutil
+import torch
+from tqdm.auto import tqdm
+
+from ..data.datasets import balanced_subset
+from ..embedding.tables import EmbeddingTable
+
+STAGES = {"column": "col_embedder", "row": "row_interactor", "icl": "icl_predictor"}
+
+
+def _sync(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextmanager
+def stage_timer(model: torch.nn.Module, device: torch.device | None = None):
+    """Yield a dict that accumulates wall seconds spent in each of TabICL's stages while active."""
+    seconds = {stage: 0.0 for stage in STAGES}
+    starts: dict[str, float] = {}
+    handles = []
+    for stage, attr in STAGES.items():
+        module = getattr(model, attr)
+
+        def pre(_m, _a, stage=stage):
+            _sync(device)
+            starts[stage] = time.perf_counter()
+
+        def post(_m, _a, _o, stage=stage):
+            _sync(device)
+            seconds[stage] += time.perf_counter() - starts.pop(stage)
+
+        handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    try:
+        yield seconds
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def peak_memory(device: torch.device | None = None, interval_s: float = 0.01):
+    """Yield a dict whose ``"peak_mb"`` is set on exit: the peak rise of process RSS (CPU) or of
+    allocated CUDA memory (GPU) above its level at entry, in MiB."""
+    out = {
+        "peak_mb": float("nan"),
+        "kind": "cuda-allocated" if device is not None and device.type == "cuda" else "cpu-rss",
+    }
+    if out["kind"] == "cuda-allocated":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        yield out
+        out["peak_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+        return
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = [base]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            stop.wait(interval_s)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        peak[0] = max(peak[0], proc.memory_info().rss)
+        out["peak_mb"] = (peak[0] - base) / 2**20
+
+
+def measure_tabicl(make: Callable[[], object], X_ctx, y_ctx, X_test, repeats: int = 1, device=None) -> dict:
+    """Fit + predict a fresh classifier ``repeats`` times; report the fastest repeat.
+
+    Keys: ``fit_s``, ``predict_s``, ``total_s``, ``column_s``, ``row_s``, ``icl_s``,
+    ``preprocessing_s`` (total minus the three stages) and ``peak_mb``.
+    """
+    best = None
+    for _ in range(repeats):
+        clf = make()
+        with peak_memory(device) as mem:
+            t0 = time.perf_counter()
+            clf.fit(X_ctx, y_ctx)
+            t1 = time.perf_counter()
+            with stage_timer(clf.model_, device) as stages:
+                clf.predict_proba(X_test)
+            t2 = time.perf_counter()
+        rec = {"fit_s": t1 - t0, "predict_s": t2 - t1, "total_s": t2 - t0}
+        rec.update({f"{k}_s": v for k, v in stages.items()})
+        rec["preprocessing_s"] = rec["total_s"] - sum(stages.values())
+        rec["peak_mb"] = mem["peak_mb"]
+        if best is None or rec["total_s"] < best["total_s"]:
+            best = rec
+    return best
+
+
+def time_vs_context(
+    table: EmbeddingTable,
+    sizes: Iterable[int],
+    n_test: int,
+    tabicl: Callable[[], object],
+    repeats: int = 1,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """One row per context size N: class-balanced contexts from the pool, the same ``n_test`` test rows.
+
+    Sizes larger than the pool raise ``ValueError`` (rows are never repeated to fake a size).
+    """
+    sizes = sorted(set(int(n) for n in sizes))
+    if sizes[-1] > len(table.y_train):
+        raise ValueError(f"context size {sizes[-1]} exceeds the train pool ({len(table.y_train)} rows)")
+    test_idx = balanced_subset(table.y_test, n_test, seed)
+    X_test = table.X_test[test_idx]
+    warm = balanced_subset(table.y_train, sizes[0], seed)  # untimed: loads weights, warms kernels
+    measure_tabicl(tabicl, table.X_train[warm], table.y_train[warm], X_test[: min(len(X_test), 10)], 1, device)
+    rows = []
+    for n in tqdm(sizes, desc="context sizes", disable=not progress):
+        idx = balanced_subset(table.y_train, n, seed)
+        rec = measure_tabicl(tabicl, table.X_train[idx], table.y_train[idx], X_test, repeats, device)
+        rows.append({"n_context": n, "n_test": len(test_idx), "n_features": table.X_train.shape[1], **rec})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """``t = coef * N ** exponent``, fitted by least squares in log-log space."""
+
+    coef: float
+    exponent: float
+    r2: float  # of the log-log fit
+
+    def __call__(self, n) -> np.ndarray:
+        return self.coef * np.asarray(n, dtype=float) ** self.exponent
+
+
+def fit_power_law(n, t, min_n: float = 0) -> PowerLaw:
+    """Fit ``t ~ coef * n**exponent`` to the sizes ``n >= min_n``; needs two distinct positive sizes.
+
+    Fixed costs flatten the curve at small N, so the exponent over the largest sizes (``min_n``)
+    is the one that predicts how the cost grows from there.
+    """
+    n, t = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    keep = n >= min_n
+    n, t = n[keep], t[keep]
+    if len(np.unique(n)) < 2 or (n <= 0).any() or (t <= 0).any():
+        raise ValueError("a power law needs >= 2 distinct positive sizes and positive times")
+    slope, intercept = np.polyfit(np.log(n), np.log(t), 1)
+    resid = np.log(t) - (intercept + slope * np.log(n))
+    ss_tot = float(np.sum((np.log(t) - np.log(t).mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
+    return PowerLaw(float(np.exp(intercept)), float(slope), r2)
+
+
+def upper_half(n) -> float:
+    """Smallest size of the upper half of the distinct sizes in ``n`` (at least the top two)."""
+    sizes = np.unique(np.asarray(n, dtype=float))
+    return float(sizes[max(0, min(len(sizes) - 2, len(sizes) // 2))])
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """``t = fixed + linear * N + quadratic * N**2`` with non-negative coefficients (seconds)."""
+
+    fixed: float
+    linear: float
+    quadratic: float
+
+    def __call__(self, n) -> np.ndarray:
+        n = np.asarray(n, dtype=float)
+        return self.fixed + self.linear * n + self.quadratic * n**2
+
+    @property
+    def crossover(self) -> float:
+        """Context size where the quadratic term overtakes the linear one (inf if it never does)."""
+        return self.linear / self.quadratic if self.quadratic > 0 else float("inf")
+
+
+def fit_cost_model(n, t) -> CostModel:
+    """Non-negative least squares fit of ``t`` to ``1, N, N**2``, each column scaled to unit norm."""
+    from scipy.optimize import nnls
+
+    n, t = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    A = np.stack([np.ones_like(n), n, n**2], axis=1)
+    scale = np.linalg.norm(A, axis=0)
+    coef, _ = nnls(A / scale, t)
+    return CostModel(*(coef / scale))
+
+
+def kv_cache_comparison(
+    table: EmbeddingTable, n_context: int, n_test: int, make: Callable[..., object], seed: int = 0
+) -> dict:
+    """Default (context re-encoded at every predict) vs fit-once (``kv_cache=True``) on the same rows.
+
+    ``make(**kwargs)`` builds an unfitted classifier. Returns seconds for both paths, the number of
+    predicts after which the cache pays off, and the largest probability difference.
+    """
+    idx = balanced_subset(table.y_train, min(n_context, len(table.y_train)), seed)
+    X_test = table.X_test[balanced_subset(table.y_test, n_test, seed)]
+    out = {"n_context": len(idx), "n_test": len(X_test)}
+    probs = {}
+    for mode, kw in (("default", {}), ("kv_cache", {"kv_cache": True})):
+        clf = make(**kw)
+        t0 = time.perf_counter()
+        clf.fit(table.X_train[idx], table.y_train[idx])
+        t1 = time.perf_counter()
+        probs[mode] = clf.predict_proba(X_test)
+        t2 = time.perf_counter()
+        out[f"{mode}_fit_s"], out[f"{mode}_predict_s"] = t1 - t0, t2 - t1
+    out["max_abs_prob_diff"] = float(np.abs(probs["default"] - probs["kv_cache"]).max())
+    saved = out["default_predict_s"] - out["kv_cache_predict_s"]
+    extra = out["kv_cache_fit_s"] - out["default_fit_s"]
+    out["break_even_predicts"] = float(extra / saved) if saved > 0 else float("inf")
+    return out
