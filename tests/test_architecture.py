@@ -75,3 +75,18 @@ def test_import_checker_sees_lazy_and_relative_imports():
     lazy = package_imports(PACKAGE / "evaluation" / "heldout.py")  # relative imports inside functions
     assert any(t == "icl_support.core.config" for t, _ in lazy)
     assert layer_of("icl_support.chapters.pareto") == ("chapters", 5) and layer_of("icl_support.nowhere") is None
+
+
+def test_notebooks_are_prose_with_short_cells():
+    """Logic lives in the package: no code cell of a chapter notebook (the parameters cell aside) is longer than
+    16 lines, and every chapter resolves its settings through one helper instead of repeating its parameters."""
+    import json
+
+    for nb in sorted((PACKAGE.parent / "nbs").glob("*.ipynb")):
+        cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        for cell in cells:
+            if "parameters" in cell["metadata"].get("tags", []):
+                continue  # literals only, one per line
+            lines = "".join(cell["source"]).splitlines()
+            assert len(lines) <= 16, f"{nb.name}: a {len(lines)}-line cell starting {lines[0]!r}"
+        assert any("settings_from_parameters(globals()" in "".join(c["source"]) for c in cells), nb.name

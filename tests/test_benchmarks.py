@@ -129,3 +129,15 @@ def test_pretrain_prior_quick(tmp_path):
     assert set(data["timings"]) == {"inline", "worker", "draw_only"}
     assert finite_positive(data["ratios"]["inline_over_worker"])
     assert data["faster"] == ("worker" if data["ratios"]["inline_over_worker"] > 1 else "inline")
+
+
+def test_tabicl_mini_columns_quick(tmp_path, cache_dir):
+    """The column diagnostic scores every evaluator on the same first-w PCA columns; its peers are exact."""
+    from benchmarks.tabicl_mini_columns import main
+
+    data = main(["--quick", "--out", str(tmp_path / "cols.json"), "--cache-dir", str(cache_dir), "--no-progress"])
+    rows = data["rows"]
+    assert [(r["context"], r["width"]) for r in rows] == [(c, w) for c in ("12 rows", "whole pool") for w in (4, 16)]
+    assert all(r["n_context"] == 12 for r in rows[:2]) and rows[-1]["n_context"] == data["settings"]["pool"]
+    # digits embeddings: on the whole pool the raw nearest class mean is far above chance (0.1)
+    assert rows[-1]["nearest_mean (raw PCA rows)"] > 0.5 and "TabICL-mini (shipped)" in rows[0]

@@ -178,3 +178,60 @@ def test_shipped_mini_scores_its_pinned_accuracy_on_digits(tmp_path):
     acc = tabicl_accuracy(resolve_weights("mini", tmp_path).path, X_ctx, y_ctx, X_test, y_test, seed=0)
     assert acc == pytest.approx(PINNED_DIGITS_ACCURACY, abs=1.5 / 540)  # one test row of slack across platforms
     assert acc > 0.5  # far above chance (0.10)
+
+
+CHILD = PretrainConfig(
+    seed=3,
+    stages=(
+        Stage("dense", 6, features=(6, 8), classes=(2, 3), rows=(48, 64), lr=1e-3, cells=20_000,
+              mix=(("gmm_dense", 0.5),)),
+        Stage("few", 4, features=(3, 4), classes=(3, 3), rows=(20, 30), lr=1e-3, shots=(1, 4)),
+    ),
+    warmup_steps=2,
+    parent=TINY,
+)  # fmt: skip
+
+
+def test_warm_start_continues_a_finished_parent_only(tmp_path):
+    """A recipe with a parent starts from the parent's finished state (model, optimiser, clocks, log) and keeps
+    counting steps; it refuses to start without it, or from a parent that has not finished."""
+    from icl_support.pretraining.pretrain import RECIPES, batch_shape
+
+    with pytest.raises(StateError, match="--init"):
+        pretrain(tmp_path / "child", CHILD, progress=False)
+    pretrain(tmp_path / "parent", TINY, max_steps=10, progress=False)
+    with pytest.raises(StateError, match="stopped at step 10"):
+        pretrain(tmp_path / "child", CHILD, progress=False, init_from=tmp_path / "parent")
+    pretrain(tmp_path / "parent", TINY, progress=False)
+    parent_state = torch.load(tmp_path / "parent" / "state.pt", weights_only=True)
+    out = pretrain(
+        tmp_path / "child", CHILD, max_steps=TINY.total_steps + 3, progress=False, init_from=tmp_path / "parent"
+    )
+    assert out["step"] == TINY.total_steps + 3 == CHILD.start_step + 3
+    assert out["cpu_s"] > parent_state["clock"]["cpu_s"]  # hours accumulate over the lineage
+    assert any(r.get("continued_by") == CHILD.digest() for r in out["log"])
+    assert torch.load(tmp_path / "parent" / "state.pt", weights_only=True)["step"] == TINY.total_steps  # read only
+    # the child's batches beyond the parent are its own stages; before, the parent's
+    assert batch_shape(CHILD, 5) == batch_shape(TINY, 5) and CHILD.lr_at(5) == TINY.lr_at(5)
+    few = batch_shape(CHILD, CHILD.start_step + 7)
+    assert few.n_train in (3, 6, 9, 12) and few.n_rows - few.n_train in range(20, 31)
+    # v1 runs keep their digest (the committed run and the shipped checkpoint's provenance name it)
+    assert RECIPES["mini-v1"].digest() == json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["config_digest"]
+
+
+def test_dense_tables_spread_the_class_over_many_columns():
+    """gmm_dense: no single column separates the classes as well as all of them together do."""
+    from sklearn.linear_model import LogisticRegression
+
+    accs = []
+    for seed in range(4):
+        b = gaussian_mixture_tables(1, 600, 400, 32, (4, 4), seed, dense=True)
+        X, y = b.X[0].numpy(), b.y[0].numpy()
+        X = (X - X[:400].mean(0)) / X[:400].std(0)
+
+        def fit(cols, X=X, y=y):
+            return LogisticRegression(max_iter=500).fit(X[:400, cols], y[:400]).score(X[400:, cols], y[400:])
+
+        accs.append((fit(slice(None)), max(fit([j]) for j in range(32))))
+    assert b.prior == "gmm_dense" and set(b.y[0, :400].tolist()) == {0, 1, 2, 3}
+    assert np.mean([a for a, _ in accs]) > np.mean([one for _, one in accs]) + 0.1

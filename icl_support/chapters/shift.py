@@ -129,3 +129,9 @@ def chosen_severity(severities) -> int:
 def table_numbers(table: pd.DataFrame, prefix: str) -> dict:
     """``{"<prefix>_<strategy>_<column>": value}`` of a :func:`severity_table`."""
     return {f"{prefix}_{n}_{c}": v for n, row in table.iterrows() for c, v in row.items()}
+
+
+def recorded_evaluators(results: dict) -> list[str]:
+    """The evaluators a recorded shift run scored (TabICL only where it ran), in :data:`SHIFT_EVALUATORS` order."""
+    scored = next(iter(results.values()))["clean"]["0"]
+    return [ev for ev in ("nearest_mean", "logreg", "one_nn", "tabicl") if ev in scored]

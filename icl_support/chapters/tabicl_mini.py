@@ -206,3 +206,35 @@ def cifar_one_per_class_table(path: str | Path = "results/cifar10-k1-mini.json")
             rows[strategy][ev] = entry[ev]["mean"]
             rows[strategy][f"{ev} std"] = entry[ev]["std"]
     return pd.DataFrame(rows).T, rec["provenance"]["tabicl_weights"]
+
+
+def columns_table(path: str | Path = "results/bench-tabicl-mini-columns.json") -> pd.DataFrame | None:
+    """The column diagnostic (``benchmarks/tabicl_mini_columns.py``): accuracy per (context, first-w PCA
+    columns) and evaluator (``None`` when the file is missing)."""
+    rec = _recorded(path)
+    if rec is None:
+        return None
+    df = pd.DataFrame(rec["rows"]).drop(columns=["seeds"])
+    return df.set_index(["context", "width"])
+
+
+RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are committed beside the package)
+    "mini-v1 (shipped)": MINI_CHECKPOINT.with_suffix(".json"),
+    "mini-v2 (tried)": Path(__file__).resolve().parents[2] / "runs" / "tabicl-mini-v2" / "tabicl-mini-v2.json",
+}
+
+
+def recipes_table(records: dict[str, str | Path] = RECIPE_RECORDS) -> pd.DataFrame:
+    """One row per pretraining recipe tried (``{recipe: provenance JSON}``; missing files are skipped): steps,
+    CPU hours, and its last held-out evaluation (mean of the four tables; the digits embeddings where the run
+    evaluated them, with the whole pool and with 12 context rows)."""
+    rows = {}
+    for recipe, path in records.items():
+        meta = _recorded(path)
+        if meta is None:
+            continue
+        last = meta["evaluations"][-1]["eval"] if meta["evaluations"] else {}
+        rows[recipe] = {"steps": meta["steps"], "CPU hours": meta["cpu_hours"], "tables (mean)": last.get("mean"),
+                        "digits embeddings, whole pool": last.get("digits_embed"),
+                        "digits embeddings, 12 rows": last.get("digits_embed_12")}  # fmt: skip
+    return pd.DataFrame(rows).T.rename_axis("recipe")

@@ -4,6 +4,12 @@ Run (CPU, one thread, resumable; a second call continues where the first stopped
 
     python -m icl_support.pretraining.pretrain runs/mini --max-minutes 90
     python -m icl_support.pretraining.pretrain runs/mini --export icl_support/weights/tabicl-mini.ckpt
+    # a warm-started recipe continues a finished run of its parent (read, never written):
+    python -m icl_support.pretraining.pretrain runs/mini-v2 --recipe mini-v2 --init runs/tabicl-mini
+
+Recipes (:data:`RECIPES`): ``mini-v1`` (the shipped checkpoint, :data:`CURRICULUM`) and ``mini-v2``
+(``mini-v1`` continued on ``gmm_dense`` tables and few-shot contexts, :data:`DENSE_CURRICULUM`; tried, not
+shipped: see the chapter *TabICL-mini*).
 
 The model is ``tabicl._model.tabicl.TabICL(**MINI_CONFIG)``: the package's own class, so the
 book's sklearn wrapper, torch path and attention hooks load it unchanged. Training follows
@@ -556,9 +562,9 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig 
     recipe = next((name for name, c in RECIPES.items() if c == cfg), "custom")
     log = json.loads(state["log"])
     provenance = {
-        "name": "tabicl-mini",
+        "name": out.stem,
         "what": "TabICL's architecture (tabicl._model.tabicl.TabICL) at reduced size, pretrained from scratch on "
-        "synthetic tables only (Gaussian mixtures, then TabICL's MLP-SCM prior); never real data, never images.",
+        f"synthetic tables only (stages: {', '.join(seen)}); never real data, never images.",
         "parameters": int(sum(v.numel() for v in state["model"].values())),
         "config": dict(cfg.model),
         "recipe": recipe,
