@@ -222,3 +222,16 @@ def test_every_glue_reference_is_glued(executed):
             for ref in re.findall(r"\{glue(?::text)?\}`([^`]+)`", cell.source):
                 key = ref.split(":")[0]
                 assert "::" not in ref and key in keys, f"{stem}: prose refers to {ref!r}, which is not glued"
+
+
+@pytest.mark.notebooks
+def test_claims_smoke(executed):
+    """The claims page glues the verdict counts of the recorded results and draws its figure."""
+    from icl_support.chapters.claims import claims_table, load_records
+
+    path, out = executed["04b_claims"]
+    g = glued(path)
+    _, values = claims_table(load_records("results"))
+    assert int(g["n_claims"]) == values["n_claims"] and int(g["n_fails"]) == values["n_fails"]
+    assert g["claim_k1_order_tabicl"].strip("'") == values["claim_k1_order_tabicl"]
+    assert (out / "figures" / "claims-one-per-class.png").exists()
