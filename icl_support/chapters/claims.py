@@ -21,6 +21,7 @@ RECORDS = {
     "timing": "cifar10-ch2-local.json",  # chapter 2 on CIFAR-10, the full-size architecture
     "one_per_class": "cifar10-k1-mini.json",  # one row/image per class, TabICL-mini and the peers
     "shift": "cifar10-shift.json",  # contexts from clean images, corrupted test images
+    "lgm_rows": "cifar10-lgm-rows.json",  # where the context rows fall relative to their class
 }
 PAPER = "python -m icl_support.book.run_notebook nbs/{nb}.ipynb executed/{nb}.ipynb -p profile paper"
 ORDER_EVALUATORS = {"tabicl": "TabICL-mini", "nearest_mean": "nearest class mean", "logreg": "logistic regression"}
@@ -266,3 +267,38 @@ def order_figure(rec: dict):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+LGM_ROW_LABELS = {
+    "random": "random images",
+    "centroid": "image nearest the centroid",
+    "class_mean": "class mean (a row)",
+    "distilled": "LGM image",
+}
+
+
+def lgm_rows_table(rec: dict) -> tuple[pd.DataFrame, dict]:
+    """The LGM-rows diagnostic (``scripts/cifar10_lgm_rows.py``): one row per context kind, the geometry of its
+    rows in the raw embedding space and the nearest class mean's accuracy in each space and view; and the
+    numbers the prose glues (``lgm_<strategy>_<measure>``)."""
+    rows, values = {}, {}
+    for name, entry in rec["results"].items():
+        m = entry["mean"]
+        row = {
+            "distance to own class mean": m["raw"]["to_own_mean"],
+            "distance to nearest real image of its class": m["raw"]["nearest_real"],
+            "own class mean is the nearest": m["raw"]["own_mean_nearest"],
+            "NCM accuracy, raw rows": m["raw"]["nearest_mean_accuracy"],
+            "NCM, PCA rows": m["pca"]["nearest_mean_accuracy"],
+            "NCM, PCA rows standardised by the context": m["pca_standardised"]["nearest_mean_accuracy"],
+            "NCM, centre view": m.get("views", {}).get("centre_view", np.nan),
+            "NCM, mean of augmented views": m.get("views", {}).get("mean_of_augmented_views", np.nan),
+        }
+        rows[LGM_ROW_LABELS.get(name, name)] = row
+        keys = ("to_own_mean", "nearest_real", "own_mean_nearest")
+        values.update({f"lgm_{name}_{k}": m["raw"][k] for k in keys})
+        for space in ("raw", "pca", "pca_standardised"):
+            values[f"lgm_{name}_ncm_{space}"] = m[space]["nearest_mean_accuracy"]
+        for view, value in m.get("views", {}).items():
+            values[f"lgm_{name}_{view}"] = value
+    return pd.DataFrame(rows).T, values
