@@ -5,6 +5,8 @@
                        reference code's (3407) offset by the run's seed.
 ``row_lgm_config``     embedding-space LGM (:mod:`.row_lgm`) at ``ipc`` rows per class.
 ``tabicl_lgm_config``  rows optimised through TabICL (:mod:`.tabicl_lgm`) at ``ipc`` rows per class.
+``tabicl_pixels_config`` images optimised through the backbone, the PCA and TabICL (:mod:`.tabicl_pixels`), as
+                       many steps as ``tabicl_lgm``; ``anchor`` > 0 adds the class-mean anchor.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from ..core.config import Settings
 from .pixel_lgm import DistillConfig
 from .row_lgm import RowDistillConfig
 from .tabicl_lgm import TabICLDistillConfig
+from .tabicl_pixels import TabICLPixelConfig
 
 REFERENCE_STEPS = 5000  # LGM's reference schedule: 5,000 steps ...
 REFERENCE_GROW_EVERY = 200  # ... with a pyramid level added every 200 steps
@@ -42,3 +45,8 @@ def row_lgm_config(s: Settings, ipc: int, seed: int) -> RowDistillConfig:
 def tabicl_lgm_config(s: Settings, ipc: int) -> TabICLDistillConfig:
     """TabICL-aware rows at ``ipc`` rows per class (one run, seeded by the run's seed)."""
     return TabICLDistillConfig(ipc=ipc, steps=s.tabicl_distill_steps, seed=s.seed)
+
+
+def tabicl_pixels_config(s: Settings, ipc: int, anchor: float = 0.0) -> TabICLPixelConfig:
+    """TabICL-aware images at ``ipc`` per class, as many steps as the TabICL-aware rows, seeded by the run."""
+    return TabICLPixelConfig(ipc=ipc, steps=s.tabicl_distill_steps, anchor=anchor, seed=s.seed)

@@ -19,6 +19,10 @@ look names up here (:func:`get_strategy`). A strategy that cannot run in a setti
                     k = ``settings.ipc`` and k in ``settings.lgm_ipcs``
 ``lgm_neighbors``   the real image nearest (cosine) each LGM image (alias ``neighbors``; a control)
 ``tabicl_lgm``      rows optimised through TabICL itself (needs real TabICL weights, at most 10 classes)
+``tabicl_pixels``   images optimised end to end through the backbone, the PCA and TabICL, from the centroid
+                    images (needs real weights; opt-in: not in chapter 5's default sweep)
+``tabicl_pixels_anchored`` the same with a class-mean anchor on the images' embeddings, weight
+                    ``tabicl_pixels_anchor`` (opt-in)
 ``full``            every pool row (k ignored)
 =================  ========================================================================
 
@@ -42,7 +46,7 @@ from ..embedding.frozen import embed_tensors
 from ..embedding.image_pool import ImageData
 from ..embedding.tables import WidthReducer
 from ..evaluation.run import Run
-from .configs import row_lgm_config, tabicl_lgm_config
+from .configs import row_lgm_config, tabicl_lgm_config, tabicl_pixels_config
 from .lgm_images import distilled_images
 from .selection import Context, neighbors, select
 
@@ -246,6 +250,32 @@ def _tabicl_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
     r = distill_tabicl(TorchTabICL(run.weights, run.device), rows, data.y_pool, len(data.classes), cfg, inputs.progress)
     X = pca.inverse_transform(r.rows).astype(np.float32) if pca is not None else r.rows  # back to raw space
     return Made(Context(X, r.labels, None))
+
+
+def _tabicl_pixels(anchored: bool):
+    def build_images(inputs: BuildInputs, k: int, seed: int) -> Made:
+        from .tabicl_pixels import tabicl_pixel_images
+
+        run, data = inputs.run, inputs.data
+        if run.weights.is_random:
+            raise StrategySkipped("skipped: TabICL has random weights, so its loss means nothing")
+        if len(data.classes) > 10:
+            raise StrategySkipped("skipped: TabICL's differentiable path has at most 10 classes")
+        cfg = tabicl_pixels_config(run.settings, k, run.settings.tabicl_pixels_anchor if anchored else 0.0)
+        out = tabicl_pixel_images(run, data, inputs.pca, cfg, inputs.progress)
+        Z = embed_tensors(data.features, torch.from_numpy(out["images"]), data.crop)
+        seconds = float(out["seconds_per_step"]) * cfg.steps
+        return Made(Context(Z, out["labels"].astype(np.int64), None), seconds, out["images"])
+
+    return build_images
+
+
+for _name, _anchored in (("tabicl_pixels", False), ("tabicl_pixels_anchored", True)):
+    register_strategy(
+        _name, needs_images=True, needs_backbone=True, real_images=False, in_sweep=False,
+        summary="images optimised through the backbone, the PCA and TabICL"
+        + (" with a class-mean anchor (tabicl_pixels_anchor)" if _anchored else ""),
+    )(_tabicl_pixels(_anchored))  # fmt: skip
 
 
 @register_strategy("full")

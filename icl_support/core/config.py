@@ -75,7 +75,8 @@ class Settings:
     lgm_ipcs: tuple[int, ...] = (1,)  # the ks at which pixel LGM runs (it costs a backbone backward per step)
     row_distill_steps: int = 500  # embedding-space LGM
     row_distill_lr: float = 0.01  # Adam lr in units of the pool's per-feature std
-    tabicl_distill_steps: int = 200  # TabICL-aware distillation (only with real TabICL weights)
+    tabicl_distill_steps: int = 200  # TabICL-aware distillation, rows and images (only with real TabICL weights)
+    tabicl_pixels_anchor: float = 1.0  # weight of the class-mean anchor of the strategy tabicl_pixels_anchored
     n_tabicl_test: int = 0  # test rows TabICL predicts in chapter 5 (0 = all)
     # chapter 6: distribution shift of the test images
     corruptions: tuple[str, ...] = ("gaussian_noise", "gaussian_blur", "contrast", "jpeg")
@@ -272,6 +273,8 @@ def _check_values(s: Settings) -> None:
     for name in ("ks", "lgm_ipcs"):
         if any(k < 1 for k in getattr(s, name)):
             raise ValueError(f"parameter {name!r} must hold ints >= 1, got {getattr(s, name)}")
+    if s.tabicl_pixels_anchor < 0:
+        raise ValueError(f"parameter 'tabicl_pixels_anchor' must be >= 0, got {s.tabicl_pixels_anchor}")
     if not 0 <= s.lgm_image_size <= s.distill_res:
         raise ValueError(
             f"parameter 'lgm_image_size' must be in 0..distill_res ({s.distill_res}), got {s.lgm_image_size}"

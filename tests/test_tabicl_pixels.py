@@ -1,0 +1,54 @@
+"""TabICL-aware images: pixels optimised through the backbone, the PCA and TabICL-mini (smoke digits)."""
+
+import numpy as np
+import pytest
+import torch
+
+from icl_support.contexts.strategies import BuildInputs, build
+from icl_support.contexts.tabicl_pixels import TabICLPixelConfig
+from icl_support.core.config import resolve_settings
+from icl_support.embedding.image_pool import prepare_images
+from icl_support.embedding.tables import fit_width_reducer
+from icl_support.evaluation.run import resolve_run
+
+
+@pytest.fixture(scope="module")
+def inputs(cache_dir):
+    s = resolve_settings("smoke", cache_dir=str(cache_dir), n_train=100, n_test=50, tabicl_distill_steps=4)
+    run = resolve_run(s)
+    data = prepare_images(s, progress=False)
+    return BuildInputs(run, data, fit_width_reducer(data.Z_pool, s.pca_dim, s.seed).pca)
+
+
+def test_images_start_at_the_centroid_images_and_move_down_tabicls_loss(inputs, monkeypatch):
+    import icl_support.contexts.tabicl_pixels as tp
+
+    built = build("tabicl_pixels", inputs, 1)
+    (ctx,) = built.contexts
+    assert built.images.shape == (10, 3, 32, 32) and 0 <= built.images.min() and built.images.max() <= 1
+    assert ctx.X.shape == (10, 1280) and list(ctx.y) == list(range(10)) and ctx.index is None
+    centroid = build("centroid", inputs, 1).contexts[0]
+    start = inputs.data.pool[centroid.index].numpy()
+    assert 0 < np.abs(built.images - start).max() < 0.5  # moved, but still the centroid images underneath
+    # cached: a second build reads the images back instead of optimising again
+    monkeypatch.setattr(tp, "distill_tabicl_pixels", lambda *a, **k: pytest.fail("cache hit must not optimise"))
+    again = build("tabicl_pixels", inputs, 1)
+    np.testing.assert_array_equal(again.images, built.images)
+
+
+def test_resume_equals_uninterrupted(inputs, tmp_path):
+    from icl_support.contexts.selection import centroid
+    from icl_support.contexts.tabicl_pixels import distill_tabicl_pixels
+    from icl_support.evaluation.tabicl_torch import TorchTabICL
+
+    data, pca = inputs.data, inputs.pca
+    idx = centroid(data.Z_pool, data.y_pool, 1)
+    net = TorchTabICL(inputs.run.weights, "cpu")
+    args = (data.pool[idx], data.y_pool[idx], data.features, data.crop, pca, net, data.Z_pool, data.y_pool)
+    cfg = TabICLPixelConfig(steps=4, checkpoint_every=2)
+    whole = distill_tabicl_pixels(*args, cfg, tmp_path / "a", progress=False)
+    distill_tabicl_pixels(*args, TabICLPixelConfig(steps=3, checkpoint_every=2), tmp_path / "b", progress=False)
+    resumed = distill_tabicl_pixels(*args, cfg, tmp_path / "b", progress=False)  # picks up the step-2 checkpoint
+    np.testing.assert_allclose(resumed.images, whole.images, atol=1e-6)
+    np.testing.assert_allclose(resumed.losses, whole.losses, atol=1e-6)
+    assert whole.losses.shape == (4,) and torch.isfinite(torch.from_numpy(whole.losses)).all()
