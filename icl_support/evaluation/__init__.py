@@ -1,4 +1,4 @@
 """Layer 3, classifiers and scores: TabICL weights and classifier (``tabicl_model``), its differentiable torch
-path (``tabicl_torch``), peers, the linear probe, attention maps, 2-D projections, timing, held-out tables, the
-run object (``run``: settings with device and weights resolved once), figure helpers (``plots``) and the
-evaluator registry with the one scorer (``scoring``: a new evaluator goes here)."""
+path (``tabicl_torch``), peers, the linear probe, attention maps, 2-D projections, row geometry, timing,
+held-out tables, the run object (``run``: settings with device and weights resolved once), figure helpers
+(``plots``) and the evaluator registry with the one scorer (``scoring``: a new evaluator goes here)."""
