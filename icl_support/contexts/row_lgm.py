@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..core.device import require_at_least_one
 from .pixel_lgm import head_gradient, matching_loss
 
 
@@ -39,9 +40,7 @@ class RowDistillConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("ipc", "steps", "real_per_class"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"RowDistillConfig.{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least_one(self, "ipc", "steps", "real_per_class")
         if self.init not in ("random", "noise"):
             raise ValueError(f"RowDistillConfig.init must be 'random' or 'noise', got {self.init!r}")
         if not self.lr > 0 or not self.head_std > 0:

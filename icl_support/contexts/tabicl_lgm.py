@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..core.device import require_at_least_one
 from ..evaluation.tabicl_torch import TorchTabICL
 from .selection import centroid
 
@@ -44,9 +45,7 @@ class TabICLDistillConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("ipc", "steps", "query_batch"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TabICLDistillConfig.{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least_one(self, "ipc", "steps", "query_batch")
         if self.init not in INITS:
             raise ValueError(f"TabICLDistillConfig.init must be one of {INITS}, got {self.init!r}")
         if not self.lr > 0:

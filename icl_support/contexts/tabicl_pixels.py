@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..core.device import require_at_least_one
 from ..data.images import center_view
 
 
@@ -42,9 +43,7 @@ class TabICLPixelConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("ipc", "steps", "query_batch", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TabICLPixelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least_one(self, "ipc", "steps", "query_batch", "checkpoint_every")
         if self.lr <= 0 or self.anchor < 0:
             raise ValueError(f"TabICLPixelConfig needs lr > 0 and anchor >= 0, got {self.lr}, {self.anchor}")
 

@@ -24,3 +24,10 @@ def check_rows(X: np.ndarray, y: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: {X.shape[0]} rows but labels of shape {y.shape}")
     if not np.isfinite(X).all():
         raise ValueError(f"{name}: {int((~np.isfinite(X)).sum())} NaN/inf values in the features")
+
+
+def require_at_least_one(config, *names: str) -> None:
+    """Raise ``ValueError`` naming the first field of ``config`` in ``names`` that is below 1."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{type(config).__name__}.{name} must be >= 1, got {getattr(config, name)}")
