@@ -3,7 +3,7 @@
 Usage (in a notebook)::
 
     glue_values({"acc_logreg_20": 0.913, "profile": "demo"})
-    print(run_header(settings, table, weights))
+    print(page_header(settings, weights, table=table))
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def header_values(settings: Settings, weights: TabICLWeights | None = None, tabl
     return values
 
 
-def images_header(settings: Settings, data, weights: TabICLWeights | None = None, lgm_config=None) -> str:
+def _images_text(settings: Settings, data, weights: TabICLWeights | None = None, lgm_config=None) -> str:
     """Markdown paragraph of a chapter on the image pool (chapters 3-6): profile, data, backbone, image sides,
     PCA, LGM settings when given, and TabICL's weights (the RANDOM WEIGHTS banner when they are random)."""
     text = (
@@ -143,7 +143,7 @@ def images_header(settings: Settings, data, weights: TabICLWeights | None = None
     return text
 
 
-def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
+def _table_text(settings: Settings, table, weights: TabICLWeights) -> str:
     """Markdown paragraph stating profile, data, backbone, width and TabICL weights of a run."""
     width = (
         f"PCA to {table.pca_dim} dims (fitted on the whole train pool, {table.explained_variance:.1%} of variance kept)"
@@ -167,3 +167,18 @@ def run_header(settings: Settings, table, weights: TabICLWeights) -> str:
             "\n\n**RANDOM WEIGHTS: timing only. Every TabICL accuracy on this page is chance level and means nothing.**"
         )
     return text
+
+
+def page_header(
+    settings: Settings, weights: TabICLWeights | None = None, *, table=None, data=None, lgm_config=None, extra: str = ""
+) -> str:
+    """The one header of every chapter that runs something: a Markdown paragraph on profile, data, backbone,
+    rows and TabICL's weights, for the embedded ``table`` of chapters 1-2 or the image pool ``data`` of chapters
+    3-6 (with LGM's settings when ``lgm_config`` is given), then ``extra``."""
+    if table is not None:
+        text = _table_text(settings, table, weights)
+    elif data is not None:
+        text = _images_text(settings, data, weights, lgm_config)
+    else:
+        raise ValueError("page_header needs the run's table (chapters 1-2) or its image data (chapters 3-6)")
+    return text + (f" {extra}" if extra else "")
