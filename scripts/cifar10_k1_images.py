@@ -3,7 +3,8 @@
 Runs the sweep (``icl_support.contexts.sweep.run_sweep``) at k = 1 for the YAML's strategies, then the anchored
 TabICL-aware images once per weight in ``--anchors`` (stored as ``tabicl_pixels_anchored@<weight>``), every
 context scored by TabICL, logistic regression, nearest class mean and 1-NN on the same PCA rows and test
-images. Every anchor weight run is reported; none is picked. Usage::
+images, and (for contexts that are images) by LGM's linear probe on augmented views of the images. Every anchor
+weight run is reported; none is picked. Usage::
 
     python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 \\
         --out results/cifar10-k1-images.json
@@ -14,11 +15,34 @@ from __future__ import annotations
 import sys
 import time
 
+import torch
+
 from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run
+from icl_support.contexts.strategies import BuildInputs, build
 from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
 from icl_support.embedding.image_pool import prepare_images
+from icl_support.evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
+
+
+def probe_scores(run, data, name: str, pca) -> dict | None:
+    """LGM's linear probe (``probe_epochs``, ``probe_augs`` views, ``probe_seeds`` seeds; the mean over seeds per
+    context, then mean and std over contexts) for a strategy whose contexts are images; ``None`` for rows."""
+    s = run.settings
+    built = build(name.split("@")[0], BuildInputs(run, data, pca), 1)
+    gen = torch.Generator().manual_seed(s.seed)
+    env = EvalEnv(
+        seed=s.seed, probe=ProbeSetup(data.features, data.crop, s.probe_augs, s.probe_epochs, s.probe_seeds, gen)
+    )
+    scorer = Scorer(("linear_probe",), data.Z_test, data.y_test, env)
+    accs = []
+    for ctx in built.contexts:
+        if ctx.index is None and built.images is None:
+            return None  # rows, not images: nothing for the probe to augment
+        images = torch.from_numpy(built.images) if ctx.index is None else data.pool[ctx.index]
+        accs.append(scorer(ctx.X, ctx.y, images)["linear_probe"])
+    return stats(accs)
 
 
 def split_anchors(argv: list[str]) -> tuple[list[str], list[float]]:
@@ -45,7 +69,14 @@ def main() -> None:
         extra = run_sweep(anchored, data)
         for name, entry in extra["results"].items():
             results[f"{name}@{weight:g}"] = entry
+            probe = probe_scores(anchored, data, name, sweep["scorer"].reduce.pca)
+            if probe is not None:
+                entry["1"]["linear_probe"] = probe
         skipped.update({f"{n}@{weight:g}": v for n, v in extra["skipped"].items()})
+    for name in sweep["results"]:
+        probe = probe_scores(run, data, name, sweep["scorer"].reduce.pca)
+        if probe is not None:
+            results[name]["1"]["linear_probe"] = probe
     s, weights = run.settings, run.weights
     write_json(
         out,
@@ -54,7 +85,8 @@ def main() -> None:
             "skipped": skipped,
             "notes": {
                 "rows": "one image (or row) per class; random over selection_seeds draws",
-                "evaluators": "all read the same rows: PCA to pca_dim fitted on the whole real pool",
+                "evaluators": "all read the same rows: PCA to pca_dim fitted on the whole real pool; linear_probe "
+                f"(image contexts only): {s.probe_epochs} epochs, {s.probe_augs} views, {s.probe_seeds} seeds",
                 "tabicl": weights.label,
                 "tabicl_pixels": f"images from the centroid images, {s.tabicl_distill_steps} Adam steps through the "
                 "backbone, the PCA and TabICL-mini (the evaluator's own weights) on real pool rows",

@@ -317,7 +317,9 @@ def images_table(rec: dict) -> tuple[pd.DataFrame, dict]:
     rows, values = {}, {}
     for name, e in res.items():
         row = {"contexts": e["nearest_mean"]["n"]}
-        for ev in ("tabicl", "nearest_mean", "one_nn", "logreg"):
+        for ev in ("tabicl", "nearest_mean", "one_nn", "logreg", "linear_probe"):
+            if ev not in e:  # the linear probe reads images: rows (class means) have none
+                continue
             row[f"{ev} mean"], row[f"{ev} std"] = e[ev]["mean"], e[ev]["std"]
             values[f"img_{name.replace('@', '_a')}_{ev}"] = e[ev]["mean"]
         rows[name] = row
