@@ -191,7 +191,7 @@ class PretrainConfig:
         return ([*self.parent.lineage()] if self.parent is not None else []) + [self]
 
 
-_NEW_STAGE_FIELDS = {"mix": [], "shots": None}
+_NEW_STAGE_FIELDS = {"mix": (), "shots": None}
 
 
 def _digest_view(cfg: PretrainConfig) -> dict:
@@ -199,7 +199,7 @@ def _digest_view(cfg: PretrainConfig) -> dict:
     view = asdict(cfg)
     for stage in view["stages"]:
         for name, unset in _NEW_STAGE_FIELDS.items():
-            if stage[name] in (unset, ()) or stage[name] == unset:
+            if stage[name] == unset:
                 del stage[name]
     if cfg.parent is None:
         del view["parent"]
