@@ -25,7 +25,20 @@ RECORDS = {
     "images": "cifar10-k1-images.json",  # one per class with images made for the in-context learner
 }
 PAPER = "python -m icl_support.book.run_notebook nbs/{nb}.ipynb executed/{nb}.ipynb -p profile paper"
-ORDER_EVALUATORS = {"tabicl": "TabICL-mini", "nearest_mean": "nearest class mean", "logreg": "logistic regression"}
+ORDER_EVALUATORS = ("tabicl", "nearest_mean", "logreg")
+PEER_LABELS = {"nearest_mean": "nearest class mean", "logreg": "logistic regression"}
+
+
+def weights_name(rec: dict) -> str:
+    """What to call TabICL in a recorded run, from the weights its provenance names (random ones say so)."""
+    kind = rec["provenance"].get("tabicl_weights", "unknown")
+    names = {"mini": "TabICL-mini", "released": "the released TabICL", "random": "TabICL (RANDOM WEIGHTS)"}
+    return names.get(kind, f"TabICL ({kind} weights)")
+
+
+def evaluator_labels(rec: dict) -> dict[str, str]:
+    """``{evaluator: label}`` for :data:`ORDER_EVALUATORS`, TabICL named by the run's weights."""
+    return {"tabicl": weights_name(rec), **PEER_LABELS}
 
 
 def load_records(results_dir: str | Path = "results") -> dict[str, dict]:
@@ -55,7 +68,7 @@ def _context_claims(rec: dict | None, values: dict) -> list[dict]:
         return [_row("90% at 20% of CIFAR-10 as context", "0.90", "not recorded", "not testable here", "", cmd)]
     df = pd.DataFrame(rec["summary"])
     acc = df.pivot(index="fraction", columns="evaluator", values="mean")
-    weights, f_min, f_max = rec["provenance"]["tabicl_weights"], acc.index.min(), acc.index.max()
+    f_min, f_max = acc.index.min(), acc.index.max()
     at20 = acc.loc[0.2] if 0.2 in acc.index else None
     values.update(
         claim_ctx_mini_20=float(at20["tabicl"]) if at20 is not None else float("nan"),
@@ -65,10 +78,10 @@ def _context_claims(rec: dict | None, values: dict) -> list[dict]:
         claim_ctx_logreg_min=float(acc.loc[f_min, "logreg"]),
         claim_ctx_logreg_max=float(acc.loc[f_max, "logreg"]),
     )
-    name = {"mini": "TabICL-mini", "released": "the released TabICL"}.get(weights, f"TabICL ({weights} weights)")
+    name = weights_name(rec)
     setting = f"CIFAR-10, EfficientNet-Lite0 at 224 px, PCA-64, 10,000-image pool, {name}"
     measured = (
-        f"TabICL-mini {values['claim_ctx_mini_20']:.3f}, logistic regression {values['claim_ctx_logreg_20']:.3f} "
+        f"{name} {values['claim_ctx_mini_20']:.3f}, logistic regression {values['claim_ctx_logreg_20']:.3f} "
         f"at 20% ({setting})"
     )
     grows = values["claim_ctx_mini_max"] - values["claim_ctx_mini_min"]
@@ -80,14 +93,13 @@ def _context_claims(rec: dict | None, values: dict) -> list[dict]:
             "0.90",
             measured,
             "not testable here",
-            "the offline backbone and TabICL-mini stand in for DINOv2 and the released TabICL; "
-            "the number depends on both",
+            f"the offline backbone and {name} stand in for DINOv2 and the released TabICL; the number depends on both",
             cmd,
         ),
         _row(
             "test accuracy scales with the number of context samples",
             "a clear rise with context size",
-            f"TabICL-mini {values['claim_ctx_mini_min']:.3f} at {f_min:.0%} to {values['claim_ctx_mini_max']:.3f} at "
+            f"{name} {values['claim_ctx_mini_min']:.3f} at {f_min:.0%} to {values['claim_ctx_mini_max']:.3f} at "
             f"{f_max:.0%}; logistic regression {values['claim_ctx_logreg_min']:.3f} to "
             f"{values['claim_ctx_logreg_max']:.3f}",
             scaling,
@@ -137,7 +149,7 @@ def _one_per_class_claims(rec: dict | None, values: dict) -> list[dict]:
     res = {n: v["1"] for n, v in rec["results"].items() if "1" in v}
     label = {"pixel_lgm": "synthetic", "nearest_centroid": "centroid", "random": "random"}
     rows = []
-    for ev, name in ORDER_EVALUATORS.items():
+    for ev, name in evaluator_labels(rec).items():
         for n in label:
             values[f"claim_k1_{n}_{ev}"] = res[n][ev]["mean"]
         order = _order(res, ev)
@@ -160,7 +172,7 @@ def _one_per_class_claims(rec: dict | None, values: dict) -> list[dict]:
             "centroid image 92%, synthetic images 96% (Imagenette, one per class)",
             "0.92, 0.96",
             f"CIFAR-10 proxy at 64 px: centroid {values['claim_k1_nearest_centroid_tabicl']:.3f}, synthetic "
-            f"{values['claim_k1_pixel_lgm_tabicl']:.3f} under TabICL-mini",
+            f"{values['claim_k1_pixel_lgm_tabicl']:.3f} under {weights_name(rec)}",
             "not testable here",
             "Imagenette, DINOv2 and the released TabICL are out of reach offline; the proxy tests the order",
             cmd,
@@ -183,10 +195,11 @@ def _shift_claim(rec: dict | None, values: dict) -> list[dict]:
 
     shifted = [c for c in res["distilled"] if c != "clean"]
     clean, under = benefit("clean", "0"), float(np.mean([benefit(c, "3") for c in shifted]))
-    values.update(claim_shift_benefit_clean=clean, claim_shift_benefit_sev3=under, claim_shift_evaluator=evaluator)
+    label = weights_name(rec) if evaluator == "tabicl" else PEER_LABELS[evaluator]
+    values.update(claim_shift_benefit_clean=clean, claim_shift_benefit_sev3=under, claim_shift_evaluator=label)
     verdict = "holds" if under > max(clean, 0.0) else "fails"
     measured = (
-        f"synthetic minus the best real-image context ({evaluator}): {clean:+.3f} on clean test images, "
+        f"synthetic minus the best real-image context ({label}): {clean:+.3f} on clean test images, "
         f"{under:+.3f} at severity 3 (mean over {len(shifted)} corruptions); more classes: pixel LGM not run"
     )
     return [
@@ -262,7 +275,7 @@ def order_figure(rec: dict):
         means = [res[n][ev]["mean"] for ev in ORDER_EVALUATORS]
         stds = [res[n][ev]["std"] for ev in ORDER_EVALUATORS]
         ax.bar(x + (i - 1) * 0.27, means, 0.27, yerr=stds, capsize=3, color=color, label=label)
-    ax.set_xticks(x, list(ORDER_EVALUATORS.values()))
+    ax.set_xticks(x, list(evaluator_labels(rec).values()))
     ax.set_ylabel("test accuracy")
     ax.set_title("one image per class, CIFAR-10 proxy (64 px, PCA-64)", fontsize=9)
     ax.legend(fontsize=8)
@@ -320,7 +333,8 @@ def images_table(rec: dict) -> tuple[pd.DataFrame, dict]:
         for ev in ("tabicl", "nearest_mean", "one_nn", "logreg", "linear_probe"):
             if ev not in e:  # the linear probe reads images: rows (class means) have none
                 continue
-            row[f"{ev} mean"], row[f"{ev} std"] = e[ev]["mean"], e[ev]["std"]
+            col = weights_name(rec) if ev == "tabicl" else ev  # TabICL's column names its weights
+            row[f"{col} mean"], row[f"{col} std"] = e[ev]["mean"], e[ev]["std"]
             values[f"img_{name.replace('@', '_a')}_{ev}"] = e[ev]["mean"]
         rows[name] = row
     synthetic = [n for n in res if n in IMAGE_KINDS or n.startswith("tabicl_pixels_anchored@")]
