@@ -1,7 +1,8 @@
 """One image per class on CIFAR-10 with images made for the in-context learner, beside the usual contexts.
 
 Runs the sweep (``icl_support.contexts.sweep.run_sweep``) at k = 1 for the YAML's strategies, then the anchored
-TabICL-aware images once per weight in ``--anchors`` (stored as ``tabicl_pixels_anchored@<weight>``), every
+images once per weight in ``--anchors``: TabICL-aware images (``tabicl_pixels_anchored@<weight>``) and anchored
+LGM (``pixel_lgm_anchored@<weight>``), every
 context scored by TabICL, logistic regression, nearest class mean and 1-NN on the same PCA rows and test
 images, and (for contexts that are images) by LGM's linear probe on augmented views of the images. Every anchor
 weight run is reported; none is picked. Usage::
@@ -24,6 +25,8 @@ from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
+
+ANCHORED = ("tabicl_pixels_anchored", "pixel_lgm_anchored")  # run once per --anchors weight
 
 
 def probe_scores(run, data, name: str, pca) -> dict | None:
@@ -64,8 +67,9 @@ def main() -> None:
     sweep = run_sweep(run, data)
     results, skipped = dict(sweep["results"]), dict(sweep["skipped"])
     for weight in anchors:
-        anchored = run.with_settings(with_overrides(run.settings, strategies=["tabicl_pixels_anchored"],
-                                                    tabicl_pixels_anchor=weight))  # fmt: skip
+        anchored = run.with_settings(with_overrides(
+            run.settings, strategies=list(ANCHORED), tabicl_pixels_anchor=weight, lgm_anchor=weight
+        ))  # fmt: skip
         extra = run_sweep(anchored, data)
         for name, entry in extra["results"].items():
             results[f"{name}@{weight:g}"] = entry
@@ -90,7 +94,9 @@ def main() -> None:
                 "tabicl": weights.label,
                 "tabicl_pixels": f"images from the centroid images, {s.tabicl_distill_steps} Adam steps through the "
                 "backbone, the PCA and TabICL-mini (the evaluator's own weights) on real pool rows",
-                "anchors": f"tabicl_pixels_anchored@w: class-mean anchor of weight w, for every w in {anchors}; "
+                "pixel_lgm_anchored": f"LGM ({s.distill_steps} steps, K = {s.distill_augs}) with the class-mean "
+                "anchor on the images' centre-view embeddings",
+                "anchors": f"<anchored strategy>@w: class-mean anchor of weight w, for every w in {anchors}; "
                 "all are reported, none is selected",
             },
             "provenance": provenance(s, weights, wall_time_s=time.perf_counter() - t0, anchors=anchors),

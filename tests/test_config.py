@@ -56,7 +56,16 @@ def test_wrong_types_are_named(name, value):
 
 
 @pytest.mark.parametrize(
-    "name,value", [("n_train", -1), ("n_seeds", 0), ("fractions", [0.0]), ("fractions", [1.5]), ("context_sizes", [])]
+    "name,value",
+    [
+        ("n_train", -1),
+        ("n_seeds", 0),
+        ("fractions", [0.0]),
+        ("fractions", [1.5]),
+        ("context_sizes", []),
+        ("tabicl_pixels_anchor", -1.0),
+        ("lgm_anchor", -0.5),
+    ],
 )
 def test_bad_values_are_named(name, value):
     with pytest.raises(ValueError, match=name):

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.contexts.pixel_lgm import DistillConfig, PyramidImages, distill, head_gradient, matching_loss
+from icl_support.contexts.pixel_lgm import (
+    DistillConfig,
+    EmbeddingAnchor,
+    PyramidImages,
+    config_key,
+    distill,
+    head_gradient,
+    matching_loss,
+)
 from icl_support.data.augment import augment
 
 TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 5, "checkpoint_every": 3, "snapshot_res": 8}
@@ -84,3 +92,51 @@ def test_save_images_as_png(tmp_path):
     out = save_images(images, ["cat", "dog"], tmp_path)
     png = Image.open(out / "001_dog.png")
     assert png.size == (8, 8) and png.mode == "RGB"
+
+
+def _anchor(features, reals):
+    from icl_support.embedding.frozen import embed_tensors
+
+    images, labels = reals
+    return EmbeddingAnchor.from_rows(embed_tensors(features, images, 16), labels.numpy(), 16)
+
+
+def _anchor_distance(features, anchor, result):
+    from icl_support.embedding.frozen import embed_tensors
+
+    z = torch.as_tensor(embed_tensors(features, torch.from_numpy(result.images), anchor.crop))
+    return float(anchor.loss(z, torch.as_tensor(result.labels)))
+
+
+def test_anchored_lgm_stays_nearer_its_class_means(features, reals):
+    anchor = _anchor(features, reals)
+    plain = distill(*reals, 3, features, DistillConfig(steps=30, lr=0.05, **TINY, seed=0), progress=False)
+    pulled = distill(
+        *reals, 3, features, DistillConfig(steps=30, lr=0.05, **TINY, seed=0, anchor=10.0), progress=False,
+        anchor=anchor,
+    )  # fmt: skip
+    assert _anchor_distance(features, anchor, pulled) < 0.5 * _anchor_distance(features, anchor, plain)
+    assert pulled.losses.shape == (30,) and np.isfinite(pulled.losses).all()  # the matching loss, as plain LGM's
+
+
+def test_anchored_lgm_resumes_and_keeps_plain_keys(features, reals, tmp_path):
+    anchor = _anchor(features, reals)
+    cfg = DistillConfig(steps=8, **TINY, seed=1, anchor=2.0)
+    whole = distill(*reals, 3, features, cfg, tmp_path / "a", progress=False, anchor=anchor)
+    distill(*reals, 3, features, cfg, tmp_path / "b", progress=False, stop_after=5, anchor=anchor)
+    resumed = distill(*reals, 3, features, cfg, tmp_path / "b", progress=False, anchor=anchor)
+    np.testing.assert_array_equal(resumed.images, whole.images)
+    assert "anchor" not in config_key(DistillConfig()) and config_key(cfg)["anchor"] == 2.0
+
+
+def test_anchored_lgm_bad_inputs(features, reals):
+    with pytest.raises(ValueError, match="anchor must be >= 0"):
+        DistillConfig(anchor=-1.0)
+    with pytest.raises(ValueError, match="needs an EmbeddingAnchor"):
+        distill(*reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False)
+    with pytest.raises(ValueError, match="one process only"):
+        distill(*reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False, parallel=object(),
+                anchor=_anchor(features, reals))  # fmt: skip
+    with pytest.raises(ValueError, match="4 class means, expected 3"):
+        bad = EmbeddingAnchor(torch.zeros(4, 1280), 1.0, 16)
+        distill(*reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False, anchor=bad)

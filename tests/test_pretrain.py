@@ -235,3 +235,16 @@ def test_dense_tables_spread_the_class_over_many_columns():
         accs.append((fit(slice(None)), max(fit([j]) for j in range(32))))
     assert b.prior == "gmm_dense" and set(b.y[0, :400].tolist()) == {0, 1, 2, 3}
     assert np.mean([a for a, _ in accs]) > np.mean([one for _, one in accs]) + 0.1
+
+
+def test_wide_recipe_is_twice_the_width_from_scratch():
+    """mini-w64: TabICL's own class at embed_dim 64 (about 2.5M parameters), no parent, its own digest; its first
+    batch is an easy one (few classes and features)."""
+    from icl_support.pretraining.pretrain import RECIPES, batch_shape, build_model
+
+    wide = RECIPES["mini-w64"]
+    assert wide.parent is None and wide.model["embed_dim"] == 64 and wide.digest() != RECIPES["mini-v1"].digest()
+    n_params = sum(p.numel() for p in build_model(wide).parameters())
+    assert 2_000_000 < n_params < 3_000_000
+    first = batch_shape(wide, 0)
+    assert first.n_features <= 8 and first.prior == "gmm"

@@ -41,6 +41,9 @@ def test_seeding_metadata():
     assert get_strategy("class_mean").is_seeded(2) and not get_strategy("class_mean").is_seeded(1)
     assert not get_strategy("class_mean").real_images and get_strategy("herding").real_images
     assert "lgm_neighbors" not in sweep_names() and sweep_names()[-1] == "full"
+    opt_in = {"tabicl_pixels", "tabicl_pixels_anchored", "pixel_lgm_anchored"}
+    assert opt_in <= set(STRATEGIES) and not opt_in & set(sweep_names())
+    assert get_strategy("pixel_lgm_anchored").needs_backbone and not get_strategy("pixel_lgm_anchored").real_images
     assert sweep_names(["centroid", "distilled"]) == ("nearest_centroid", "pixel_lgm")
 
 

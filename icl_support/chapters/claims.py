@@ -22,6 +22,7 @@ RECORDS = {
     "one_per_class": "cifar10-k1-mini.json",  # one row/image per class, TabICL-mini and the peers
     "shift": "cifar10-shift.json",  # contexts from clean images, corrupted test images
     "lgm_rows": "cifar10-lgm-rows.json",  # where the context rows fall relative to their class
+    "lgm_rows_224": "cifar10-lgm-rows-224.json",  # the same at the backbone's native 224 px (a small LGM run)
     "images": "cifar10-k1-images.json",  # one per class with images made for the in-context learner
 }
 PAPER = "python -m icl_support.book.run_notebook nbs/{nb}.ipynb executed/{nb}.ipynb -p profile paper"
@@ -291,10 +292,10 @@ LGM_ROW_LABELS = {
 }
 
 
-def lgm_rows_table(rec: dict) -> tuple[pd.DataFrame, dict]:
+def lgm_rows_table(rec: dict, prefix: str = "lgm") -> tuple[pd.DataFrame, dict]:
     """The LGM-rows diagnostic (``scripts/cifar10_lgm_rows.py``): one row per context kind, the geometry of its
     rows in the raw embedding space and the nearest class mean's accuracy in each space and view; and the
-    numbers the prose glues (``lgm_<strategy>_<measure>``)."""
+    numbers the prose glues (``<prefix>_<strategy>_<measure>``)."""
     rows, values = {}, {}
     for name, entry in rec["results"].items():
         m = entry["mean"]
@@ -310,15 +311,16 @@ def lgm_rows_table(rec: dict) -> tuple[pd.DataFrame, dict]:
         }
         rows[LGM_ROW_LABELS.get(name, name)] = row
         keys = ("to_own_mean", "nearest_real", "own_mean_nearest")
-        values.update({f"lgm_{name}_{k}": m["raw"][k] for k in keys})
+        values.update({f"{prefix}_{name}_{k}": m["raw"][k] for k in keys})
         for space in ("raw", "pca", "pca_standardised"):
-            values[f"lgm_{name}_ncm_{space}"] = m[space]["nearest_mean_accuracy"]
+            values[f"{prefix}_{name}_ncm_{space}"] = m[space]["nearest_mean_accuracy"]
         for view, value in m.get("views", {}).items():
-            values[f"lgm_{name}_{view}"] = value
+            values[f"{prefix}_{name}_{view}"] = value
     return pd.DataFrame(rows).T, values
 
 
-IMAGE_KINDS = ("pixel_lgm", "tabicl_pixels")  # synthetic images; anchored variants appear as tabicl_pixels_anchored@w
+IMAGE_KINDS = ("pixel_lgm", "tabicl_pixels")  # synthetic images; anchored variants appear as <kind>_anchored@w
+ANCHORED_KINDS = ("pixel_lgm_anchored@", "tabicl_pixels_anchored@")
 GOAL_EVALUATORS = ("tabicl", "nearest_mean")
 
 
@@ -337,7 +339,7 @@ def images_table(rec: dict) -> tuple[pd.DataFrame, dict]:
             row[f"{col} mean"], row[f"{col} std"] = e[ev]["mean"], e[ev]["std"]
             values[f"img_{name.replace('@', '_a')}_{ev}"] = e[ev]["mean"]
         rows[name] = row
-    synthetic = [n for n in res if n in IMAGE_KINDS or n.startswith("tabicl_pixels_anchored@")]
+    synthetic = [n for n in res if n in IMAGE_KINDS or n.startswith(ANCHORED_KINDS)]
     beats, close = [], []
     for n in synthetic:
         if all(res[n][ev]["mean"] > max(res["nearest_centroid"][ev]["mean"], res["random"][ev]["mean"])

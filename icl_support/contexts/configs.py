@@ -2,7 +2,8 @@
 
 ``pixel_lgm_config``   LGM images (:mod:`.pixel_lgm`): the pyramid grows on the reference schedule
                        (a level every 200 of 5,000 steps) scaled to ``distill_steps``; the seed is the
-                       reference code's (3407) offset by the run's seed.
+                       reference code's (3407) offset by the run's seed; ``anchor`` > 0 adds the
+                       class-mean anchor (anchored LGM).
 ``row_lgm_config``     embedding-space LGM (:mod:`.row_lgm`) at ``ipc`` rows per class.
 ``tabicl_lgm_config``  rows optimised through TabICL (:mod:`.tabicl_lgm`) at ``ipc`` rows per class.
 ``tabicl_pixels_config`` images optimised through the backbone, the PCA and TabICL (:mod:`.tabicl_pixels`), as
@@ -22,8 +23,8 @@ REFERENCE_GROW_EVERY = 200  # ... with a pyramid level added every 200 steps
 REFERENCE_SEED = DistillConfig.seed  # the reference code's seed; a run's seed offsets it
 
 
-def pixel_lgm_config(s: Settings, ipc: int | None = None) -> DistillConfig:
-    """LGM settings of a run at ``ipc`` images per class (default ``s.ipc``)."""
+def pixel_lgm_config(s: Settings, ipc: int | None = None, anchor: float = 0.0) -> DistillConfig:
+    """LGM settings of a run at ``ipc`` images per class (default ``s.ipc``), anchored with weight ``anchor``."""
     return DistillConfig(
         ipc=s.ipc if ipc is None else ipc,
         steps=s.distill_steps,
@@ -34,6 +35,7 @@ def pixel_lgm_config(s: Settings, ipc: int | None = None) -> DistillConfig:
         grow_every=max(1, round(REFERENCE_GROW_EVERY * s.distill_steps / REFERENCE_STEPS)),
         noise_mean=s.noise_mean,
         seed=s.seed + REFERENCE_SEED,
+        anchor=float(anchor),
     )
 
 

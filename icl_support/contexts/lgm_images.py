@@ -15,22 +15,24 @@ from ..core.cache import key_digest, load_or_none, save_arrays
 from ..core.config import Settings
 from ..embedding.image_pool import ImageData
 from .configs import pixel_lgm_config
-from .pixel_lgm import config_key, distill
+from .pixel_lgm import EmbeddingAnchor, config_key, distill
 
 
 def distilled_images(
-    s: Settings, data: ImageData, progress: bool = True, parallel=None, ipc: int | None = None
+    s: Settings, data: ImageData, progress: bool = True, parallel=None, ipc: int | None = None, anchor: float = 0.0
 ) -> dict[str, np.ndarray]:
     """LGM images for ``data``'s pool at ``ipc`` per class (default ``s.ipc``; cached; an interrupted run
-    resumes from its checkpoint).
+    resumes from its checkpoint). ``anchor`` > 0: anchored LGM, pulled towards the class means of ``data``'s
+    pool rows (:class:`~icl_support.contexts.pixel_lgm.EmbeddingAnchor`) with that weight.
 
     ``parallel``: data-parallel ranks (see :func:`icl_support.contexts.pixel_lgm.distill`); only rank 0 writes.
     Keys: ``images`` (C*ipc, 3, side, side), ``labels``, ``losses`` (steps,), ``snapshots``
     (levels, C*ipc, 3, 64, 64), ``seconds_per_step``, ``peak_rss_mb``.
     """
-    cfg = pixel_lgm_config(s, ipc)
+    cfg = pixel_lgm_config(s, ipc, anchor)
     key = {**config_key(cfg), **data.key}
-    path = s.cache_path / "lgm" / f"distilled-{s.dataset}-{key_digest(key)}.npz"
+    kind = "distilled-anchored" if anchor else "distilled"
+    path = s.cache_path / "lgm" / f"{kind}-{s.dataset}-{key_digest(key)}.npz"
     hit = load_or_none(path, key)
     if hit is not None:
         return hit
@@ -44,6 +46,7 @@ def distilled_images(
         path.with_suffix(".work"),
         progress,
         parallel=parallel,
+        anchor=EmbeddingAnchor.from_rows(data.Z_pool, data.y_pool, data.crop) if anchor else None,
     )
     out = {
         "images": r.images,

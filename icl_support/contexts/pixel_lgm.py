@@ -17,6 +17,11 @@ every ``grow_every`` steps (a fresh Adam each time). Images are normalised exact
     result = distill(real_images, real_labels, n_classes, features, DistillConfig(steps=500), work_dir)
     result.images          # (C * ipc, 3, syn_res, syn_res) float32 in [0, 1]
 
+Anchored LGM (``anchor`` > 0, not in the reference): the loss gains ``anchor * ||z - mu_c||^2 / s^2``, where
+``z`` is each synthetic image's centre-view embedding (the view a context row is made of), ``mu_c`` its class's
+mean real row and ``s^2`` the real rows' mean squared distance to their class mean (:class:`EmbeddingAnchor`),
+so the images stay where their class's rows lie while they match the heads' gradients.
+
 Deviation from the reference code: none by default (noise mean 0.5, as there). ``noise_mean=0.0``
 gives zero-mean noise, which is likely what was intended.
 """
@@ -40,6 +45,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.augment import apply_augment, augment, draw_augment
+from ..data.images import center_view
 from ..embedding.frozen import FrozenFeatures
 
 # Lucid's square root of ImageNet's colour covariance (rows: output RGB, columns: input channels)
@@ -64,6 +70,7 @@ class DistillConfig:
     checkpoint_every: int = 100
     snapshot_res: int = 64  # side of the stored growth snapshots
     seed: int = 3407  # the reference code's seed
+    anchor: float = 0.0  # weight of the class-mean anchor (0: plain LGM; needs an EmbeddingAnchor)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # numpy scalars pass (numbers.Integral / numbers.Real); bools only where declared
@@ -80,6 +87,8 @@ class DistillConfig:
             raise ValueError(f"syn_res must be a power of two, got {self.syn_res}")
         if not 0 < self.crop_res <= self.syn_res:
             raise ValueError(f"crop_res must be in (0, syn_res], got {self.crop_res}")
+        if self.anchor < 0:
+            raise ValueError(f"anchor must be >= 0, got {self.anchor}")
 
     @property
     def n_levels(self) -> int:
@@ -156,6 +165,30 @@ def matching_loss(g_real: torch.Tensor, g_syn: torch.Tensor) -> torch.Tensor:
     return 1 - F.cosine_similarity(g_real, g_syn, dim=0)
 
 
+@dataclass(frozen=True)
+class EmbeddingAnchor:
+    """Where each class's rows lie: ``means`` (C, F) class-mean real rows, ``scale2`` the rows' mean squared
+    distance to their class mean (the anchor's unit), ``crop`` the centre-view side a row is embedded at."""
+
+    means: torch.Tensor
+    scale2: float
+    crop: int
+
+    @classmethod
+    def from_rows(cls, Z: np.ndarray, y: np.ndarray, crop: int) -> EmbeddingAnchor:
+        """From real rows ``Z`` (N, F) with labels ``y`` (N,) in [0, C); every class needs a row."""
+        Z_t = torch.as_tensor(np.asarray(Z), dtype=torch.float32)
+        y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        means = torch.stack([Z_t[y_t == c].mean(0) for c in range(int(y_t.max()) + 1)])
+        if not torch.isfinite(means).all():
+            raise ValueError("EmbeddingAnchor.from_rows: a class has no rows (or the rows hold NaN)")
+        return cls(means, float(((Z_t - means[y_t]) ** 2).sum(1).mean()), int(crop))
+
+    def loss(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean over rows of ``||z - means[y]||^2 / scale2``: z (n, F), y (n,) -> scalar (1 for a typical real row)."""
+        return ((z - self.means.to(z.device)[y]) ** 2).sum(1).mean() / self.scale2
+
+
 @dataclass
 class DistillResult:
     images: np.ndarray  # (C * ipc, 3, syn_res, syn_res) float32 in [0, 1]
@@ -229,6 +262,7 @@ def distill(
     progress: bool = True,
     stop_after: int | None = None,
     parallel=None,
+    anchor: EmbeddingAnchor | None = None,
 ) -> DistillResult:
     """Run LGM for ``config.steps`` steps (resuming from ``work_dir/checkpoint.pt`` if present).
 
@@ -241,8 +275,17 @@ def distill(
     the whole step's randomness from the same generator and computes only its contiguous slice of
     the real batch and of the K augmented synthetic copies; the head-gradient sums and the image
     gradients are all-reduced, so every rank holds the same images. Only rank 0 writes checkpoints.
+
+    ``anchor``: the class means a config with ``anchor`` > 0 pulls the images' centre-view embeddings to
+    (single process only).
     """
     cfg = config
+    if cfg.anchor > 0 and anchor is None:
+        raise ValueError(f"DistillConfig.anchor={cfg.anchor} needs an EmbeddingAnchor (the class means to pull to)")
+    if cfg.anchor > 0 and parallel is not None:
+        raise ValueError("anchored LGM runs in one process only (parallel=None)")
+    if anchor is not None and anchor.means.shape[0] != n_classes:
+        raise ValueError(f"the anchor has {anchor.means.shape[0]} class means, expected {n_classes}")
     if real_images.ndim != 4 or real_images.shape[1:] != (3, cfg.syn_res, cfg.syn_res):
         raise ValueError(f"real_images must be (M, 3, {cfg.syn_res}, {cfg.syn_res}), got {tuple(real_images.shape)}")
     if real_labels.shape != real_images.shape[:1] or int(real_labels.max()) >= n_classes or int(real_labels.min()) < 0:
@@ -307,8 +350,12 @@ def distill(
             x_syn = augment(syn, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
             g_syn = head_gradient(features(x_syn), syn_labels.repeat(cfg.augs_per_step), W, b)
             loss = matching_loss(g_real, g_syn)
+            total = loss
+            if cfg.anchor > 0:
+                z_view = features(center_view(syn[: len(syn_labels)], anchor.crop))
+                total = loss + cfg.anchor * anchor.loss(z_view, syn_labels)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
         else:
             loss = _parallel_gradients(
                 parallel, pyramid, opt, features, real_images, real_labels, idx, syn_labels, n_classes, cfg, gen
@@ -385,4 +432,8 @@ def _parallel_gradients(
 
 
 def config_key(cfg: DistillConfig) -> dict:
-    return {"kind": "lgm/v1", **asdict(cfg)}
+    """The cache/checkpoint identity of ``cfg`` (``anchor`` enters only when set, so plain LGM keeps its keys)."""
+    view = asdict(cfg)
+    if not cfg.anchor:
+        del view["anchor"]
+    return {"kind": "lgm/v1", **view}

@@ -17,6 +17,8 @@ look names up here (:func:`get_strategy`). A strategy that cannot run in a setti
 ``row_lgm``         embedding-space LGM rows (seeded)
 ``pixel_lgm``       LGM images at ipc = k, embedded by the frozen backbone (alias ``distilled``); only at
                     k = ``settings.ipc`` and k in ``settings.lgm_ipcs``
+``pixel_lgm_anchored`` LGM images with a class-mean anchor on their centre-view embeddings (anchored LGM),
+                    weight ``lgm_anchor`` (opt-in; same ks as ``pixel_lgm``)
 ``lgm_neighbors``   the real image nearest (cosine) each LGM image (alias ``neighbors``; a control)
 ``tabicl_lgm``      rows optimised through TabICL itself (needs real TabICL weights, at most 10 classes)
 ``tabicl_pixels``   images optimised end to end through the backbone, the PCA and TabICL, from the centroid
@@ -207,21 +209,32 @@ def _row_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
     return Made(Context(r.rows, r.labels, None))
 
 
-def _lgm_images(inputs: BuildInputs, k: int) -> dict:
+def _lgm_images(inputs: BuildInputs, k: int, anchor: float = 0.0) -> dict:
     s = inputs.run.settings
     if k not in s.lgm_ipcs and k != s.ipc:
         raise StrategySkipped(f"pixel LGM runs only at ipc = {s.ipc} and at ipc in lgm_ipcs={list(s.lgm_ipcs)}")
-    return distilled_images(s, inputs.data, inputs.progress, ipc=k)
+    return distilled_images(s, inputs.data, inputs.progress, ipc=k, anchor=anchor)
 
 
-@register_strategy("pixel_lgm", aliases=("distilled",), needs_images=True, needs_backbone=True, real_images=False)
-def _pixel_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
-    """LGM images at ipc = k, embedded by the frozen backbone (centre view)."""
-    lgm = _lgm_images(inputs, k)
-    data = inputs.data
-    Z = embed_tensors(data.features, torch.from_numpy(lgm["images"]), data.crop)
-    seconds = float(lgm["seconds_per_step"]) * inputs.run.settings.distill_steps
-    return Made(Context(Z, lgm["labels"].astype(np.int64), None), seconds, lgm["images"])
+def _pixel_lgm(anchored: bool):
+    def build_images(inputs: BuildInputs, k: int, seed: int) -> Made:
+        lgm = _lgm_images(inputs, k, inputs.run.settings.lgm_anchor if anchored else 0.0)
+        data = inputs.data
+        Z = embed_tensors(data.features, torch.from_numpy(lgm["images"]), data.crop)
+        seconds = float(lgm["seconds_per_step"]) * inputs.run.settings.distill_steps
+        return Made(Context(Z, lgm["labels"].astype(np.int64), None), seconds, lgm["images"])
+
+    return build_images
+
+
+register_strategy(
+    "pixel_lgm", aliases=("distilled",), needs_images=True, needs_backbone=True, real_images=False,
+    summary="LGM images at ipc = k, embedded by the frozen backbone (centre view)",
+)(_pixel_lgm(anchored=False))  # fmt: skip
+register_strategy(
+    "pixel_lgm_anchored", needs_images=True, needs_backbone=True, real_images=False, in_sweep=False,
+    summary="LGM images with a class-mean anchor on their embeddings (weight lgm_anchor)",
+)(_pixel_lgm(anchored=True))  # fmt: skip
 
 
 @register_strategy("lgm_neighbors", aliases=("neighbors",), needs_images=True, needs_backbone=True, in_sweep=False)

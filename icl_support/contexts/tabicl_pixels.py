@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ..core.device import require_at_least_one
 from ..data.images import center_view
+from .pixel_lgm import EmbeddingAnchor
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,7 @@ def distill_tabicl_pixels(
     y_ctx = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     rows_pool = _project(torch.as_tensor(np.asarray(Z_pool), dtype=torch.float32), pca).detach()
     y_q = torch.as_tensor(np.asarray(y_pool), dtype=torch.long)
-    Z_t = torch.as_tensor(np.asarray(Z_pool), dtype=torch.float32)
-    means = torch.stack([Z_t[y_q == c].mean(0) for c in range(int(y_q.max()) + 1)])
-    scale2 = float(((Z_t - means[y_q]) ** 2).sum(1).mean())
+    anchor = EmbeddingAnchor.from_rows(Z_pool, y_pool, crop)
     base = torch.logit(start.clamp(1e-3, 1 - 1e-3)).detach()
     delta = torch.nn.Parameter(torch.zeros_like(base))
     opt = torch.optim.Adam([delta], lr=cfg.lr)
@@ -112,7 +111,7 @@ def distill_tabicl_pixels(
         idx = torch.randperm(len(rows_pool), generator=gen)[:batch]
         logits = net(_project(z, pca), y_ctx, rows_pool[idx]) / net.softmax_temperature
         loss = F.cross_entropy(logits, y_q[idx])
-        total = loss + cfg.anchor * ((z - means[y_ctx]) ** 2).sum(1).mean() / scale2 if cfg.anchor else loss
+        total = loss + cfg.anchor * anchor.loss(z, y_ctx) if cfg.anchor else loss
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()

@@ -77,6 +77,7 @@ class Settings:
     row_distill_lr: float = 0.01  # Adam lr in units of the pool's per-feature std
     tabicl_distill_steps: int = 200  # TabICL-aware distillation, rows and images (only with real TabICL weights)
     tabicl_pixels_anchor: float = 1.0  # weight of the class-mean anchor of the strategy tabicl_pixels_anchored
+    lgm_anchor: float = 1.0  # weight of the class-mean anchor of the strategy pixel_lgm_anchored
     n_tabicl_test: int = 0  # test rows TabICL predicts in chapter 5 (0 = all)
     # chapter 6: distribution shift of the test images
     corruptions: tuple[str, ...] = ("gaussian_noise", "gaussian_blur", "contrast", "jpeg")
@@ -273,8 +274,9 @@ def _check_values(s: Settings) -> None:
     for name in ("ks", "lgm_ipcs"):
         if any(k < 1 for k in getattr(s, name)):
             raise ValueError(f"parameter {name!r} must hold ints >= 1, got {getattr(s, name)}")
-    if s.tabicl_pixels_anchor < 0:
-        raise ValueError(f"parameter 'tabicl_pixels_anchor' must be >= 0, got {s.tabicl_pixels_anchor}")
+    for name in ("tabicl_pixels_anchor", "lgm_anchor"):
+        if getattr(s, name) < 0:
+            raise ValueError(f"parameter {name!r} must be >= 0, got {getattr(s, name)}")
     if not 0 <= s.lgm_image_size <= s.distill_res:
         raise ValueError(
             f"parameter 'lgm_image_size' must be in 0..distill_res ({s.distill_res}), got {s.lgm_image_size}"
