@@ -348,6 +348,13 @@ def images_table(rec: dict) -> tuple[pd.DataFrame, dict]:
             if all(res[n][ev]["mean"] >= res["class_mean"][ev]["mean"] - 0.02 for ev in GOAL_EVALUATORS):
                 close.append(n)
     values["images_beat_text"] = ", ".join(beats) if beats else "none"
+    # how far each synthetic kind is from the class-mean rows: its worse gap over the goal's evaluators
+    gaps = {n: {ev: res[n][ev]["mean"] - res["class_mean"][ev]["mean"] for ev in GOAL_EVALUATORS} for n in synthetic}
+    if gaps:
+        nearest = max(gaps, key=lambda n: min(gaps[n].values()))
+        labels = evaluator_labels(rec)
+        parts = ", ".join(f"{gaps[nearest][ev]:+.3f} under {labels[ev]}" for ev in GOAL_EVALUATORS)
+        values["images_closest_text"] = f"{nearest} ({parts})"
     values["images_goal_text"] = (
         f"met by {', '.join(close)}"
         if close
