@@ -63,6 +63,7 @@ def test_images_goal_follows_its_rule_for_every_synthetic_kind():
     _, values = images_table(rec)
     assert values["images_beat_text"] == "pixel_lgm_anchored@3, tabicl_pixels_anchored@3"
     assert values["images_goal_text"] == "met by pixel_lgm_anchored@3"
-    assert values["images_closest_text"] == "pixel_lgm_anchored@3 (-0.010 under TabICL-mini, -0.010 under nearest class mean)"
+    closest = "pixel_lgm_anchored@3 (-0.010 under TabICL-mini, -0.010 under nearest class mean)"
+    assert values["images_closest_text"] == closest
     rec["results"]["pixel_lgm_anchored@3"] = entry(0.19, 0.51)  # 3 points short under the nearest mean
     assert images_table(rec)[1]["images_goal_text"].startswith("not met")
