@@ -3,6 +3,7 @@
 #   make book                              demo profile (offline), executed notebooks + HTML book
 #   make book PROFILE=paper                the write-up's settings (GPU, downloads, released TabICL)
 #   make book PARAMS=my-params.yaml        any papermill parameters, e.g. dataset, data_root, seed
+#   make book JOBS=1                       one notebook at a time (default 2, each on one torch thread)
 #   make test                              unit tests + papermill smoke run of every notebook
 #
 # Executed notebooks land in executed/, figures in figures/, the HTML in _build/html/.
@@ -10,6 +11,9 @@
 
 PYTHON ?= python3
 PROFILE ?= demo
+# notebooks executed side by side; with more than one, each is pinned to one torch thread so they never
+# oversubscribe the cores (JOBS=1: one at a time, torch's own thread count)
+JOBS ?= 2
 PARAMS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,12 +38,20 @@ executed/params.yml: FORCE
 	@{ echo "profile: $(PROFILE)"; if [ -n "$(PARAMS)" ]; then cat "$(PARAMS)"; fi; } > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
+PIN := $(if $(filter 1,$(JOBS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
+
 executed/%.ipynb: nbs/%.ipynb $(PACKAGE) $(RECORDED) executed/params.yml $(STAMP)
-	$(PY) -m icl_support.book.run_notebook $< $@ -s executed/params.yml
+	$(PIN) $(PY) -m icl_support.book.run_notebook $< $@ -s executed/params.yml
+
+# Chapters 4-6 read chapter 3's cached LGM images and chapter 2 chapter 1's cached embeddings: run them after,
+# so two jobs never compute the same artefact (order only: they are not re-run when the other is).
+executed/04_one_per_class.ipynb executed/05_context_strategies.ipynb executed/06_beyond.ipynb: | executed/03_distillation.ipynb
+executed/02_inference_time.ipynb: | executed/01_context_scaling.ipynb
 
 notebooks: $(EXECUTED)
 
-book: notebooks
+book: $(STAMP)
+	$(MAKE) -j$(JOBS) notebooks
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
