@@ -43,10 +43,14 @@ PIN := $(if $(filter 1,$(JOBS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
 executed/%.ipynb: nbs/%.ipynb $(PACKAGE) $(RECORDED) executed/params.yml $(STAMP)
 	$(PIN) $(PY) -m icl_support.book.run_notebook $< $@ -s executed/params.yml
 
-# Chapters 4-6 read chapter 3's cached LGM images and chapter 2 chapter 1's cached embeddings: run them after,
-# so two jobs never compute the same artefact (order only: they are not re-run when the other is).
+# Chapters 4-6 read chapter 3's cached LGM images: run them after it, so two jobs never compute the same
+# artefact. The timing chapters (2 and 7) run last, one after the other and alone, with torch's own thread count,
+# so their seconds are what a user pays. (Order only: a notebook is not re-run because another one was.)
+TIMING := executed/02_inference_time.ipynb executed/07_performance.ipynb
+$(TIMING): private PIN :=
 executed/04_one_per_class.ipynb executed/05_context_strategies.ipynb executed/06_beyond.ipynb: | executed/03_distillation.ipynb
-executed/02_inference_time.ipynb: | executed/01_context_scaling.ipynb
+executed/02_inference_time.ipynb: | $(filter-out $(TIMING),$(EXECUTED))
+executed/07_performance.ipynb: | executed/02_inference_time.ipynb
 
 notebooks: $(EXECUTED)
 
