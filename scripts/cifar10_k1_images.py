@@ -5,9 +5,10 @@ images once per weight in ``--anchors``: TabICL-aware images (``tabicl_pixels_an
 LGM (``pixel_lgm_anchored@<weight>``), every
 context scored by TabICL, logistic regression, nearest class mean and 1-NN on the same PCA rows and test
 images, and (for contexts that are images) by LGM's linear probe on augmented views of the images. Every anchor
-weight run is reported; none is picked. Usage::
+weight run is reported; none is picked. Every synthetic kind runs ``distill_seeds`` independent distillations
+(mean and std over them). Usage::
 
-    python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 \\
+    python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 30 \\
         --out results/cifar10-k1-images.json
 """
 
@@ -40,10 +41,10 @@ def probe_scores(run, data, name: str, pca) -> dict | None:
     )
     scorer = Scorer(("linear_probe",), data.Z_test, data.y_test, env)
     accs = []
-    for ctx in built.contexts:
-        if ctx.index is None and built.images is None:
+    for i, ctx in enumerate(built.contexts):
+        images = built.context_images(i, data.pool)
+        if images is None:
             return None  # rows, not images: nothing for the probe to augment
-        images = torch.from_numpy(built.images) if ctx.index is None else data.pool[ctx.index]
         accs.append(scorer(ctx.X, ctx.y, images)["linear_probe"])
     return stats(accs)
 
@@ -88,7 +89,8 @@ def main() -> None:
             "results": results,
             "skipped": skipped,
             "notes": {
-                "rows": "one image (or row) per class; random over selection_seeds draws",
+                "rows": f"one image (or row) per class; random over {s.selection_seeds} draws; every synthetic kind "
+                f"over {s.distill_seeds} distillations (seeds {s.seed}..{s.seed + s.distill_seeds - 1})",
                 "evaluators": "all read the same rows: PCA to pca_dim fitted on the whole real pool; linear_probe "
                 f"(image contexts only): {s.probe_epochs} epochs, {s.probe_augs} views, {s.probe_seeds} seeds",
                 "tabicl": weights.label,

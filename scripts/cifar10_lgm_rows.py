@@ -66,14 +66,12 @@ def main() -> None:
     for name in STRATEGIES:
         built = build(name, inputs, 1)
         per_ctx = []
-        for ctx in built.contexts:
+        for i, ctx in enumerate(built.contexts):
             entry = {}
             for space, (X, Z, T) in spaces(ctx, data, reduce).items():
                 entry[space] = {**summarise_geometry(row_geometry(X, ctx.y, Z, data.y_pool)),
                                 "nearest_mean_accuracy": ncm(X, ctx.y, T, data.y_test)}  # fmt: skip
-            images = torch.from_numpy(built.images) if built.images is not None else None
-            if images is None and ctx.index is not None:
-                images = data.pool[ctx.index]
+            images = built.context_images(i, data.pool)
             if images is not None:
                 entry["views"] = view_accuracy(images, ctx.y, data, s.probe_augs, s.seed)
             per_ctx.append(entry)

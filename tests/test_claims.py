@@ -67,3 +67,8 @@ def test_images_goal_follows_its_rule_for_every_synthetic_kind():
     assert values["images_closest_text"] == closest
     rec["results"]["pixel_lgm_anchored@3"] = entry(0.19, 0.51)  # 3 points short under the nearest mean
     assert images_table(rec)[1]["images_goal_text"].startswith("not met")
+    assert values["images_anchors_text"] == "none" and values["images_distill_seeds"] == 1
+    rec["provenance"].update(anchors=[1.0, 3.0, 10.0], settings={"selection_seeds": 20, "distill_seeds": 3})
+    _, values = images_table(rec)
+    assert values["images_anchors_text"] == "1, 3 and 10" and values["images_random_draws"] == 20
+    assert values["images_distill_seeds"] == 3

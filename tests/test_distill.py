@@ -129,6 +129,16 @@ def test_anchored_lgm_resumes_and_keeps_plain_keys(features, reals, tmp_path):
     assert "anchor" not in config_key(DistillConfig()) and config_key(cfg)["anchor"] == 2.0
 
 
+def test_distillation_seed_offsets_the_reference_seed_and_defaults_to_the_runs():
+    from icl_support.contexts.configs import REFERENCE_SEED, pixel_lgm_config, tabicl_pixels_config
+    from icl_support.core.config import resolve_settings
+
+    s = resolve_settings("smoke", seed=4)
+    assert pixel_lgm_config(s) == pixel_lgm_config(s, seed=4)  # the default keeps every cached distillation's key
+    assert pixel_lgm_config(s, seed=5).seed == 5 + REFERENCE_SEED
+    assert tabicl_pixels_config(s, 1).seed == 4 and tabicl_pixels_config(s, 1, seed=6).seed == 6
+
+
 def test_anchored_lgm_bad_inputs(features, reals):
     with pytest.raises(ValueError, match="anchor must be >= 0"):
         DistillConfig(anchor=-1.0)

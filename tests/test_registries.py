@@ -37,7 +37,8 @@ def test_aliases_resolve_to_one_strategy():
 
 def test_seeding_metadata():
     seeded = {n for n, s in STRATEGIES.items() if s.is_seeded(1)}
-    assert seeded == {"random", "kmeans_medoids", "row_lgm"}
+    distilled = {"pixel_lgm", "pixel_lgm_anchored", "tabicl_pixels", "tabicl_pixels_anchored"}  # distill_seeds
+    assert seeded == {"random", "kmeans_medoids", "row_lgm"} | distilled
     assert get_strategy("class_mean").is_seeded(2) and not get_strategy("class_mean").is_seeded(1)
     assert not get_strategy("class_mean").real_images and get_strategy("herding").real_images
     assert "lgm_neighbors" not in sweep_names() and sweep_names()[-1] == "full"
@@ -75,6 +76,16 @@ def test_adding_a_strategy_is_one_registered_function(monkeypatch):
     )
     with pytest.raises(ValueError, match="already registered"):
         register_strategy("random")(first_rows)
+
+
+def test_synthetic_images_run_distill_seeds_selections_run_selection_seeds():
+    inputs = _inputs(distill_seeds=2)  # selection_seeds = 3
+    for name in ("pixel_lgm", "pixel_lgm_anchored", "tabicl_pixels", "tabicl_pixels_anchored"):
+        assert seeds_for(inputs, name, 1) == [0, 1], name
+    assert seeds_for(inputs, "random", 1) == [0, 1, 2] and seeds_for(inputs, "nearest_centroid", 1) == [0]
+    assert seeds_for(_inputs(), "pixel_lgm", 1) == [0]  # default: one distillation, the run's seed
+    with pytest.raises(ValueError, match="'distill_seeds' must be >= 1"):
+        _inputs(distill_seeds=0)
 
 
 def test_a_strategy_that_cannot_run_is_skipped_with_its_reason():

@@ -52,3 +52,18 @@ def test_resume_equals_uninterrupted(inputs, tmp_path):
     np.testing.assert_allclose(resumed.images, whole.images, atol=1e-6)
     np.testing.assert_allclose(resumed.losses, whole.losses, atol=1e-6)
     assert whole.losses.shape == (4,) and torch.isfinite(torch.from_numpy(whole.losses)).all()
+
+
+def test_distill_seeds_give_independent_distillations_the_first_one_the_default(inputs):
+    from icl_support.core.config import with_overrides
+
+    run = inputs.run.with_settings(with_overrides(inputs.run.settings, distill_seeds=2))
+    two = build("tabicl_pixels", BuildInputs(run, inputs.data, inputs.pca), 1)
+    one = build("tabicl_pixels", inputs, 1)  # distill_seeds = 1: the run's seed alone, as before
+    assert len(two.contexts) == 2 and len(one.contexts) == 1
+    np.testing.assert_array_equal(two.image_sets[0], one.images)  # seed 0 is the same distillation (cache)
+    assert np.abs(two.image_sets[1] - two.image_sets[0]).max() > 0  # seed 1 is another one
+    first, second = two.context_images(0, inputs.data.pool), two.context_images(1, inputs.data.pool)
+    assert torch.equal(second, torch.from_numpy(two.image_sets[1])) and not torch.equal(first, second)
+    centroid = build("centroid", inputs, 1)
+    assert torch.equal(centroid.context_images(0, inputs.data.pool), inputs.data.pool[centroid.contexts[0].index])

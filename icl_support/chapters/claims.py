@@ -355,6 +355,14 @@ def images_table(rec: dict) -> tuple[pd.DataFrame, dict]:
         labels = evaluator_labels(rec)
         parts = ", ".join(f"{gaps[nearest][ev]:+.3f} under {labels[ev]}" for ev in GOAL_EVALUATORS)
         values["images_closest_text"] = f"{nearest} ({parts})"
+    prov = rec.get("provenance", {})
+    weights = [f"{w:g}" for w in prov.get("anchors", [])]
+    values["images_anchors_text"] = (
+        " and ".join([", ".join(weights[:-1]), weights[-1]]) if len(weights) > 1 else "".join(weights) or "none"
+    )
+    settings = prov.get("settings", {})
+    values["images_random_draws"] = settings.get("selection_seeds", res["random"]["nearest_mean"]["n"])
+    values["images_distill_seeds"] = settings.get("distill_seeds", 1)
     values["images_goal_text"] = (
         f"met by {', '.join(close)}"
         if close

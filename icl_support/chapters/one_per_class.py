@@ -47,12 +47,11 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
     scorer = Scorer(EVALUATORS, data.Z_test, data.y_test, env, reduce=reduce, raw=("nearest_mean", "one_nn"))
     out: dict = {}
     for name in STRATEGIES:
-        built = build(name, inputs, s.ipc, n_seeds=s.random_draws)
+        built = build(name, inputs, s.ipc, n_seeds=s.random_draws if name == "random" else None)
         per = {ev: [] for ev in EVALUATORS}
         probe_seeds = []
-        for ctx in tqdm(built.contexts, desc=name, disable=not progress):
-            images = torch.from_numpy(built.images) if ctx.index is None else data.pool[ctx.index]
-            scores = scorer(ctx.X, ctx.y, images)
+        for i, ctx in enumerate(tqdm(built.contexts, desc=name, disable=not progress)):
+            scores = scorer(ctx.X, ctx.y, built.context_images(i, data.pool))
             probe_seeds.extend(scores["linear_probe_seeds"])
             for ev in EVALUATORS:
                 per[ev].append(scores[ev])

@@ -23,8 +23,11 @@ REFERENCE_GROW_EVERY = 200  # ... with a pyramid level added every 200 steps
 REFERENCE_SEED = DistillConfig.seed  # the reference code's seed; a run's seed offsets it
 
 
-def pixel_lgm_config(s: Settings, ipc: int | None = None, anchor: float = 0.0) -> DistillConfig:
-    """LGM settings of a run at ``ipc`` images per class (default ``s.ipc``), anchored with weight ``anchor``."""
+def pixel_lgm_config(
+    s: Settings, ipc: int | None = None, anchor: float = 0.0, seed: int | None = None
+) -> DistillConfig:
+    """LGM settings of a run at ``ipc`` images per class (default ``s.ipc``), anchored with weight ``anchor``,
+    seeded by ``seed`` (default: the run's seed) offset by the reference seed."""
     return DistillConfig(
         ipc=s.ipc if ipc is None else ipc,
         steps=s.distill_steps,
@@ -34,7 +37,7 @@ def pixel_lgm_config(s: Settings, ipc: int | None = None, anchor: float = 0.0) -
         crop_res=s.lgm_crop,
         grow_every=max(1, round(REFERENCE_GROW_EVERY * s.distill_steps / REFERENCE_STEPS)),
         noise_mean=s.noise_mean,
-        seed=s.seed + REFERENCE_SEED,
+        seed=(s.seed if seed is None else seed) + REFERENCE_SEED,
         anchor=float(anchor),
     )
 
@@ -49,6 +52,9 @@ def tabicl_lgm_config(s: Settings, ipc: int) -> TabICLDistillConfig:
     return TabICLDistillConfig(ipc=ipc, steps=s.tabicl_distill_steps, seed=s.seed)
 
 
-def tabicl_pixels_config(s: Settings, ipc: int, anchor: float = 0.0) -> TabICLPixelConfig:
-    """TabICL-aware images at ``ipc`` per class, as many steps as the TabICL-aware rows, seeded by the run."""
-    return TabICLPixelConfig(ipc=ipc, steps=s.tabicl_distill_steps, anchor=anchor, seed=s.seed)
+def tabicl_pixels_config(s: Settings, ipc: int, anchor: float = 0.0, seed: int | None = None) -> TabICLPixelConfig:
+    """TabICL-aware images at ``ipc`` per class, as many steps as the TabICL-aware rows, seeded by ``seed``
+    (default: the run's seed)."""
+    return TabICLPixelConfig(
+        ipc=ipc, steps=s.tabicl_distill_steps, anchor=anchor, seed=s.seed if seed is None else seed
+    )

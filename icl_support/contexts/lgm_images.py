@@ -19,17 +19,24 @@ from .pixel_lgm import EmbeddingAnchor, config_key, distill
 
 
 def distilled_images(
-    s: Settings, data: ImageData, progress: bool = True, parallel=None, ipc: int | None = None, anchor: float = 0.0
+    s: Settings,
+    data: ImageData,
+    progress: bool = True,
+    parallel=None,
+    ipc: int | None = None,
+    anchor: float = 0.0,
+    seed: int | None = None,
 ) -> dict[str, np.ndarray]:
     """LGM images for ``data``'s pool at ``ipc`` per class (default ``s.ipc``; cached; an interrupted run
     resumes from its checkpoint). ``anchor`` > 0: anchored LGM, pulled towards the class means of ``data``'s
-    pool rows (:class:`~icl_support.contexts.pixel_lgm.EmbeddingAnchor`) with that weight.
+    pool rows (:class:`~icl_support.contexts.pixel_lgm.EmbeddingAnchor`) with that weight. ``seed``: the
+    distillation's seed (default: the run's; see :func:`~icl_support.contexts.configs.pixel_lgm_config`).
 
     ``parallel``: data-parallel ranks (see :func:`icl_support.contexts.pixel_lgm.distill`); only rank 0 writes.
     Keys: ``images`` (C*ipc, 3, side, side), ``labels``, ``losses`` (steps,), ``snapshots``
     (levels, C*ipc, 3, 64, 64), ``seconds_per_step``, ``peak_rss_mb``.
     """
-    cfg = pixel_lgm_config(s, ipc, anchor)
+    cfg = pixel_lgm_config(s, ipc, anchor, seed)
     key = {**config_key(cfg), **data.key}
     kind = "distilled-anchored" if anchor else "distilled"
     path = s.cache_path / "lgm" / f"{kind}-{s.dataset}-{key_digest(key)}.npz"

@@ -16,7 +16,8 @@ look names up here (:func:`get_strategy`). A strategy that cannot run in a setti
 ``kcenter``         k-center greedy, started at the centroid row
 ``row_lgm``         embedding-space LGM rows (seeded)
 ``pixel_lgm``       LGM images at ipc = k, embedded by the frozen backbone (alias ``distilled``); only at
-                    k = ``settings.ipc`` and k in ``settings.lgm_ipcs``
+                    k = ``settings.ipc`` and k in ``settings.lgm_ipcs``; ``distill_seeds`` distillations
+                    (seeded, as are the other synthetic-image strategies below)
 ``pixel_lgm_anchored`` LGM images with a class-mean anchor on their centre-view embeddings (anchored LGM),
                     weight ``lgm_anchor`` (opt-in; same ks as ``pixel_lgm``)
 ``lgm_neighbors``   the real image nearest (cosine) each LGM image (alias ``neighbors``; a control)
@@ -84,6 +85,7 @@ class Strategy:
     build: Callable[[BuildInputs, int, int], Made]
     aliases: tuple[str, ...] = ()
     seeded_from_k: int | None = None  # seeded when k >= this; None: never
+    seeds_setting: str = "selection_seeds"  # the setting that says how many seeds a seeded strategy runs
     needs_images: bool = False  # reads the pool's images (not only their embeddings)
     needs_backbone: bool = False  # runs the frozen backbone (distillation or embedding new images)
     real_images: bool = True  # every row is a real pool image (``Context.index`` set)
@@ -138,12 +140,14 @@ def sweep_names(names: Iterable[str] = ()) -> tuple[str, ...]:
 
 
 def seeds_for(inputs: BuildInputs, name: str, k: int, n_seeds: int | None = None) -> list[int]:
-    """The seeds a strategy runs with at ``k``: ``n_seeds`` (default ``selection_seeds``) consecutive seeds
-    from the run's seed when it is seeded, else the run's seed alone."""
+    """The seeds a strategy runs with at ``k``: ``n_seeds`` (default: the strategy's ``seeds_setting``,
+    ``selection_seeds`` for selections, ``distill_seeds`` for synthetic images) consecutive seeds from the run's
+    seed when it is seeded, else the run's seed alone."""
     s = inputs.run.settings
-    if not get_strategy(name).is_seeded(k):
+    strategy = get_strategy(name)
+    if not strategy.is_seeded(k):
         return [s.seed]
-    return [s.seed + i for i in range(s.selection_seeds if n_seeds is None else n_seeds)]
+    return [s.seed + i for i in range(getattr(s, strategy.seeds_setting) if n_seeds is None else n_seeds)]
 
 
 @dataclass
@@ -152,8 +156,21 @@ class Built:
 
     contexts: list[Context] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
-    images: np.ndarray | None = None
+    image_sets: list[np.ndarray | None] = field(default_factory=list)  # per context: its synthetic images
     note: str = ""
+
+    @property
+    def images(self) -> np.ndarray | None:
+        """The first context's synthetic images (N, 3, side, side), or ``None`` for real rows and rows."""
+        return next((im for im in self.image_sets if im is not None), None)
+
+    def context_images(self, i: int, pool) -> torch.Tensor | None:
+        """Images of context ``i`` (N, 3, side, side) float in [0, 1]: its synthetic images, or its real pool
+        images (``pool[index]``); ``None`` for rows that are not images (class means, row distillations)."""
+        ctx = self.contexts[i]
+        if ctx.index is not None:
+            return pool[ctx.index]
+        return None if self.image_sets[i] is None else torch.from_numpy(self.image_sets[i])
 
 
 def build(name: str, inputs: BuildInputs, k: int, n_seeds: int | None = None) -> Built:
@@ -169,8 +186,7 @@ def build(name: str, inputs: BuildInputs, k: int, n_seeds: int | None = None) ->
             return Built(note=str(skip))
         out.seconds.append(made.seconds if made.seconds is not None else time.perf_counter() - start)
         out.contexts.append(made.context)
-        if made.images is not None:
-            out.images = made.images
+        out.image_sets.append(made.images)
     return out
 
 
@@ -209,16 +225,16 @@ def _row_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
     return Made(Context(r.rows, r.labels, None))
 
 
-def _lgm_images(inputs: BuildInputs, k: int, anchor: float = 0.0) -> dict:
+def _lgm_images(inputs: BuildInputs, k: int, anchor: float = 0.0, seed: int | None = None) -> dict:
     s = inputs.run.settings
     if k not in s.lgm_ipcs and k != s.ipc:
         raise StrategySkipped(f"pixel LGM runs only at ipc = {s.ipc} and at ipc in lgm_ipcs={list(s.lgm_ipcs)}")
-    return distilled_images(s, inputs.data, inputs.progress, ipc=k, anchor=anchor)
+    return distilled_images(s, inputs.data, inputs.progress, ipc=k, anchor=anchor, seed=seed)
 
 
 def _pixel_lgm(anchored: bool):
     def build_images(inputs: BuildInputs, k: int, seed: int) -> Made:
-        lgm = _lgm_images(inputs, k, inputs.run.settings.lgm_anchor if anchored else 0.0)
+        lgm = _lgm_images(inputs, k, inputs.run.settings.lgm_anchor if anchored else 0.0, seed)
         data = inputs.data
         Z = embed_tensors(data.features, torch.from_numpy(lgm["images"]), data.crop)
         seconds = float(lgm["seconds_per_step"]) * inputs.run.settings.distill_steps
@@ -227,12 +243,13 @@ def _pixel_lgm(anchored: bool):
     return build_images
 
 
+_DISTILLED = dict(seeded_from_k=1, seeds_setting="distill_seeds")  # distill_seeds independent distillations
 register_strategy(
-    "pixel_lgm", aliases=("distilled",), needs_images=True, needs_backbone=True, real_images=False,
+    "pixel_lgm", aliases=("distilled",), needs_images=True, needs_backbone=True, real_images=False, **_DISTILLED,
     summary="LGM images at ipc = k, embedded by the frozen backbone (centre view)",
 )(_pixel_lgm(anchored=False))  # fmt: skip
 register_strategy(
-    "pixel_lgm_anchored", needs_images=True, needs_backbone=True, real_images=False, in_sweep=False,
+    "pixel_lgm_anchored", needs_images=True, needs_backbone=True, real_images=False, in_sweep=False, **_DISTILLED,
     summary="LGM images with a class-mean anchor on their embeddings (weight lgm_anchor)",
 )(_pixel_lgm(anchored=True))  # fmt: skip
 
@@ -274,7 +291,7 @@ def _tabicl_pixels(anchored: bool):
             raise StrategySkipped("skipped: TabICL has random weights, so its loss means nothing")
         if len(data.classes) > 10:
             raise StrategySkipped("skipped: TabICL's differentiable path has at most 10 classes")
-        cfg = tabicl_pixels_config(run.settings, k, run.settings.tabicl_pixels_anchor if anchored else 0.0)
+        cfg = tabicl_pixels_config(run.settings, k, run.settings.tabicl_pixels_anchor if anchored else 0.0, seed)
         out = tabicl_pixel_images(run, data, inputs.pca, cfg, inputs.progress)
         Z = embed_tensors(data.features, torch.from_numpy(out["images"]), data.crop)
         seconds = float(out["seconds_per_step"]) * cfg.steps
@@ -285,7 +302,7 @@ def _tabicl_pixels(anchored: bool):
 
 for _name, _anchored in (("tabicl_pixels", False), ("tabicl_pixels_anchored", True)):
     register_strategy(
-        _name, needs_images=True, needs_backbone=True, real_images=False, in_sweep=False,
+        _name, needs_images=True, needs_backbone=True, real_images=False, in_sweep=False, **_DISTILLED,
         summary="images optimised through the backbone, the PCA and TabICL"
         + (" with a class-mean anchor (tabicl_pixels_anchor)" if _anchored else ""),
     )(_tabicl_pixels(_anchored))  # fmt: skip

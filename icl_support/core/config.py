@@ -73,6 +73,7 @@ class Settings:
     strategies: tuple[str, ...] = ()  # () = every strategy of icl_support.contexts.strategies.STRATEGIES
     selection_seeds: int = 5  # seeds of the seeded strategies (random, k-means based, row_lgm)
     lgm_ipcs: tuple[int, ...] = (1,)  # the ks at which pixel LGM runs (it costs a backbone backward per step)
+    distill_seeds: int = 1  # independent distillations (seeds) of the synthetic-image strategies per k
     row_distill_steps: int = 500  # embedding-space LGM
     row_distill_lr: float = 0.01  # Adam lr in units of the pool's per-feature std
     tabicl_distill_steps: int = 200  # TabICL-aware distillation, rows and images (only with real TabICL weights)
@@ -263,6 +264,7 @@ def _check_values(s: Settings) -> None:
         "probe_augs",
         "probe_seeds",
         "selection_seeds",
+        "distill_seeds",
         "row_distill_steps",
         "tabicl_distill_steps",
     ):
