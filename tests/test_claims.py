@@ -44,7 +44,39 @@ def test_an_ordering_that_holds_is_called_so(tmp_path):
 def test_missing_records_are_not_testable():
     table, values = claims_table({})
     assert set(table.verdict) <= {"not testable here", "shown, not a test"} and values["n_fails"] == 0
-    assert (table["this build"] == "not recorded").sum() == 4
+    assert (table["this build"] == "not recorded").sum() == 5
+
+
+def _class_count_record(lgm_by_count: dict[int, tuple[float, float]]) -> dict:
+    """A class-count record: per class count, two subsets (one for 'all'); pixel LGM at the given
+    (TabICL, nearest mean) accuracies, random 0.3, centroid 0.4, class means 0.5 under both."""
+
+    def entry(v):
+        return {"1": {ev: {"mean": v[i], "std": 0.0, "n": 1} for i, ev in enumerate(("tabicl", "nearest_mean"))}}
+
+    results = {}
+    for n, acc in lgm_by_count.items():
+        for label in ([f"{n}-first", f"{n}-last"] if n < 10 else ["all"]):
+            res = {"random": entry((0.3, 0.3)), "nearest_centroid": entry((0.4, 0.4)),
+                   "class_mean": entry((0.5, 0.5)), "pixel_lgm": entry(acc)}  # fmt: skip
+            results[label] = {"classes": [str(c) for c in range(n)], "results": res}
+    return {"results": results, "provenance": {"tabicl_weights": "mini"}}
+
+
+def test_class_count_claim_follows_its_rule():
+    from icl_support.chapters.claims import class_count_benefit
+
+    def verdict(lgm_by_count):
+        table, values = claims_table({"class_count": _class_count_record(lgm_by_count)})
+        return table[table.claim.str.startswith("more classes")].verdict.item(), values
+
+    v, values = verdict({2: (0.30, 0.30), 5: (0.35, 0.36), 10: (0.45, 0.50)})  # benefit -0.1 -> +0.05 / +0.1
+    assert v == "holds" and values["claim_classes_pixel_lgm_nearest_mean_10"] == 0.5 - 0.4
+    assert values["claim_classes_pixel_lgm_tabicl_2"] == 0.30 - 0.4 and values["claim_classes_counts"] == "2, 5, 10"
+    assert verdict({2: (0.30, 0.30), 10: (0.45, 0.31)})[0] == "partly"  # grows under TabICL only
+    assert verdict({2: (0.50, 0.50), 10: (0.45, 0.31)})[0] == "fails"
+    bench = class_count_benefit(_class_count_record({2: (0.3, 0.3), 10: (0.6, 0.6)}))
+    assert bench.loc[("pixel_lgm", "tabicl", 2), "benefit"] == 0.3 - 0.4 and len(bench) == 4
 
 
 def test_images_goal_follows_its_rule_for_every_synthetic_kind():

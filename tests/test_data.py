@@ -84,3 +84,13 @@ def test_offline_download_names_data_root(monkeypatch, tmp_path):
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", no_network)
     with pytest.raises(DatasetUnavailableError, match="download failed.*data_root"):
         data.load_dataset("cifar10", "train", cache_dir=tmp_path)
+
+
+def test_class_subset_root_links_only_the_chosen_classes(tmp_path):
+    _write_tree(tmp_path / "all", classes=("cat", "dog", "eel"))
+    root = data.class_subset_root(tmp_path / "all", ["dog", "eel"], tmp_path / "sub")
+    assert data.class_subset_root(tmp_path / "all", ["dog", "eel"], tmp_path / "sub") == root  # idempotent
+    ds = load_dataset("cifar10", "test", data_root=str(root))
+    assert ds.classes == ("dog", "eel") and list(ds.targets) == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(ValueError, match=r"\['owl'\] are not in .*cat, dog, eel"):
+        data.class_subset_root(tmp_path / "all", ["owl"], tmp_path / "bad")

@@ -4,6 +4,7 @@ import json
 import runpy
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -60,3 +61,36 @@ def test_lgm_rows_script_measures_geometry_in_three_spaces(tmp_path, cache_dir, 
         res["centroid"]["mean"]["raw"]["nearest_mean_accuracy"]
     )
     assert "views" not in res["class_mean"]["mean"]  # rows, not images
+
+
+def test_class_count_script_runs_each_subset_and_all_classes(tmp_path, cache_dir, monkeypatch):
+    """First and last classes per count and every class; the images per class of the YAML kept in each."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("test", 3)):
+        for c in ("ant", "bee", "cow", "doe"):
+            (tmp_path / "tree" / split / c).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "tree" / split / c / f"{i}.png")
+    cfg = tmp_path / "params.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "profile": "smoke", "cache_dir": str(cache_dir), "dataset": "folder", "data_root": str(tmp_path / "tree"),
+        "n_train": 24, "n_test": 12, "selection_seeds": 2, "distill_steps": 4, "lgm_anchor": 10.0, "pca_dim": 8,
+    }))  # fmt: skip
+    out = tmp_path / "out.json"
+    argv = ["scripts/cifar10_class_count.py", str(cfg), "--class-counts", "2", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path("scripts/cifar10_class_count.py", run_name="__main__")
+    data = json.loads(out.read_text())
+    res = data["results"]
+    assert set(res) == {"2-first", "2-last", "all"} and res["2-last"]["classes"] == ["cow", "doe"]
+    for label, n_classes in (("2-first", 2), ("all", 4)):
+        entry = res[label]["results"]
+        assert set(entry) == {"random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored"}
+        assert entry["random"]["1"]["rows"] == n_classes and entry["random"]["1"]["nearest_mean"]["n"] == 2
+    assert data["provenance"]["class_counts"] == [2]
+    monkeypatch.setattr(sys, "argv", [*argv[:2], "--class-counts", "4", "--out", str(out)])
+    with pytest.raises(ValueError, match="class-counts must lie in 2..3"):
+        runpy.run_path("scripts/cifar10_class_count.py", run_name="__main__")

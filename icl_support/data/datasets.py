@@ -154,6 +154,26 @@ def _split_dir(root: Path, split: str, name: str) -> Path:
     )
 
 
+def class_subset_root(data_root: str | Path, classes: list[str] | tuple[str, ...], dest: str | Path) -> Path:
+    """A class-folder tree at ``dest`` holding only ``classes`` of ``data_root`` (symbolic links to its
+    ``train/<class>`` and ``test/<class>`` (or ``val/<class>``) folders), for runs on a subset of the classes.
+
+    Idempotent; raises naming the classes ``data_root`` lacks, and the ones it has."""
+    root, dest = Path(data_root).expanduser().resolve(), Path(dest).expanduser()
+    for split in SPLITS:
+        src = _split_dir(root, split, str(root))
+        have = sorted(p.name for p in src.iterdir() if p.is_dir())
+        missing = [c for c in classes if c not in have]
+        if missing:
+            raise ValueError(f"classes {missing} are not in {src}; it has: {', '.join(have)}")
+        (dest / split).mkdir(parents=True, exist_ok=True)
+        for c in classes:
+            link = dest / split / c
+            if not link.exists():
+                link.symlink_to(src / c, target_is_directory=True)
+    return dest
+
+
 def _folder(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
     if not data_root:
         raise ValueError("dataset 'folder' needs data_root: a folder with train/<class>/* and test/<class>/*")
