@@ -56,7 +56,7 @@ def _class_count_record(lgm_by_count: dict[int, tuple[float, float]]) -> dict:
 
     results = {}
     for n, acc in lgm_by_count.items():
-        for label in ([f"{n}-first", f"{n}-last"] if n < 10 else ["all"]):
+        for label in [f"{n}-first", f"{n}-last"] if n < 10 else ["all"]:
             res = {"random": entry((0.3, 0.3)), "nearest_centroid": entry((0.4, 0.4)),
                    "class_mean": entry((0.5, 0.5)), "pixel_lgm": entry(acc)}  # fmt: skip
             results[label] = {"classes": [str(c) for c in range(n)], "results": res}

@@ -18,3 +18,33 @@ def test_provenance_labels_random_weights(random_weights):
     p = provenance(resolve_settings("smoke"), random_weights, extra=1)
     assert p["tabicl_weights"] == "random" and "RANDOM WEIGHTS" in p["tabicl_label"]
     assert p["settings"]["profile"] == "smoke" and p["extra"] == 1 and p["git_commit"]
+
+
+def test_recipes_table_and_curves_read_every_recorded_recipe(tmp_path):
+    """One row and one curve per recipe whose provenance exists; the digits-embedding panel only has the points
+    of runs that scored them; a missing provenance file is skipped."""
+    import matplotlib.pyplot as plt
+
+    from icl_support.chapters.tabicl_mini import recipes_curves_figure, recipes_table
+
+    def record(name, evals):
+        path = tmp_path / f"{name}.json"
+        evaluations = [{"step": 100 * (i + 1), "cpu_s": 1800.0 * (i + 1), "eval": e} for i, e in enumerate(evals)]
+        write_json(path, {"steps": 100 * len(evals), "cpu_hours": 0.5 * len(evals), "evaluations": evaluations})
+        return path
+
+    records = {
+        "a": record("a", [{"mean": 0.6}, {"mean": 0.8}]),
+        "b": record("b", [{"mean": 0.7, "digits_embed": 0.5, "digits_embed_12": 0.2}]),
+        "gone": tmp_path / "missing.json",
+    }
+    table = recipes_table(records)
+    assert list(table.index) == ["a", "b"] and table.loc["a", "tables (mean)"] == 0.8
+    assert np.isnan(table.loc["a", "digits embeddings, whole pool"]) and table.loc["b", "CPU hours"] == 0.5
+    bench = json.loads(open("results/bench-tabicl-mini.json").read())
+    fig = recipes_curves_figure(bench, records)
+    left, right = fig.axes
+    curves = lambda ax: {ln.get_label(): ln.get_xydata().tolist() for ln in ax.lines if ln.get_label() in records}  # noqa: E731
+    assert curves(left) == {"a": [[0.5, 0.6], [1.0, 0.8]], "b": [[0.5, 0.7]]}
+    assert curves(right) == {"b": [[0.5, 0.5]]}
+    plt.close(fig)

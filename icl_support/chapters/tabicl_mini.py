@@ -238,3 +238,35 @@ def recipes_table(records: dict[str, str | Path] = RECIPE_RECORDS) -> pd.DataFra
                         "digits embeddings, whole pool": last.get("digits_embed"),
                         "digits embeddings, 12 rows": last.get("digits_embed_12")}  # fmt: skip
     return pd.DataFrame(rows).T.rename_axis("recipe")
+
+
+def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_RECORDS) -> plt.Figure:
+    """Every recipe's held-out evaluations against its CPU hours: the mean over the four tables (left) and the
+    digits embeddings with the whole pool as context (right, where the run scored them), with the nearest class
+    mean and logistic regression of the benchmark (same splits, seed 0) as horizontal lines."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    peers = [r for r in bench["tables"]["rows"] if r["requested"] == 0 and r["seed"] == 0]
+    whole = bench["embeddings"]["by_fraction"][max(bench["embeddings"]["by_fraction"], key=float)]
+    lines = {
+        "mean": {ev: float(np.mean([r[ev] for r in peers])) for ev in ("nearest_mean", "logreg")},
+        "digits_embed": {ev: whole[ev]["mean"] for ev in ("nearest_mean", "logreg")},
+    }
+    for ax, key, title in zip(
+        axes, ("mean", "digits_embed"), ("four tables (mean)", "digits embeddings, whole pool"), strict=True
+    ):
+        for i, (recipe, path) in enumerate(records.items()):
+            meta = _recorded(path)
+            if meta is None:
+                continue
+            points = [(r["cpu_s"] / 3600, r["eval"][key]) for r in meta["evaluations"] if key in r["eval"]]
+            if points:  # a run continued from another shares its first points: earlier recipes drawn wider
+                ax.plot(*zip(*points, strict=True), "o-", ms=3, lw=max(3.5 - 1.2 * i, 1), alpha=0.8, label=recipe)
+        for ev, style in (("nearest_mean", ":"), ("logreg", "--")):
+            ax.axhline(lines[key][ev], ls=style, lw=1, color="0.4", label=EVALUATOR_LABELS[ev])
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("CPU hours of pretraining")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("held-out test accuracy")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
