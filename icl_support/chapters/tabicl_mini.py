@@ -246,11 +246,11 @@ def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_R
     mean and logistic regression of the benchmark (same splits, seed 0) as horizontal lines."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     peers = [r for r in bench["tables"]["rows"] if r["requested"] == 0 and r["seed"] == 0]
-    whole = bench["embeddings"]["by_fraction"][max(bench["embeddings"]["by_fraction"], key=float)]
-    lines = {
-        "mean": {ev: float(np.mean([r[ev] for r in peers])) for ev in ("nearest_mean", "logreg")},
-        "digits_embed": {ev: whole[ev]["mean"] for ev in ("nearest_mean", "logreg")},
-    }
+    lines = {"mean": {ev: float(np.mean([r[ev] for r in peers])) for ev in ("nearest_mean", "logreg")}}
+    if bench.get("embeddings"):  # a --quick benchmark has no embeddings part: no peer lines on the right
+        by_fraction = bench["embeddings"]["by_fraction"]
+        whole = by_fraction[max(by_fraction, key=float)]
+        lines["digits_embed"] = {ev: whole[ev]["mean"] for ev in ("nearest_mean", "logreg")}
     for ax, key, title in zip(
         axes, ("mean", "digits_embed"), ("four tables (mean)", "digits embeddings, whole pool"), strict=True
     ):
@@ -262,7 +262,8 @@ def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_R
             if points:  # a run continued from another shares its first points: earlier recipes drawn wider
                 ax.plot(*zip(*points, strict=True), "o-", ms=3, lw=max(3.5 - 1.2 * i, 1), alpha=0.8, label=recipe)
         for ev, style in (("nearest_mean", ":"), ("logreg", "--")):
-            ax.axhline(lines[key][ev], ls=style, lw=1, color="0.4", label=EVALUATOR_LABELS[ev])
+            if key in lines:
+                ax.axhline(lines[key][ev], ls=style, lw=1, color="0.4", label=EVALUATOR_LABELS[ev])
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("CPU hours of pretraining")
         ax.grid(alpha=0.3)
