@@ -34,3 +34,13 @@ def test_linear_probe_learns_separable_classes():
     bank = torch.from_numpy(X)[:, None, :].repeat(1, 4, 1)  # 4 identical "views"
     accs = linear_probe(bank, y, X, y, epochs=300, seeds=[0, 1])
     assert len(accs) == 2 and min(accs) > 0.9
+
+
+def test_linear_probe_seeds_trained_together_equal_each_alone():
+    """Batching the seeds' heads changes nothing per seed: own initial head, own draws, own Adam moments."""
+    X, y = blobs(6, 3, 5, seed=4)
+    Xt, yt = blobs(20, 3, 5, seed=5, sep=1.0)  # overlapping classes: accuracies that differ between seeds
+    bank = torch.from_numpy(X)[:, None, :] + 0.5 * torch.randn(len(y), 3, 5, generator=torch.Generator().manual_seed(0))
+    together = linear_probe(bank, y, Xt, yt, epochs=40, seeds=[0, 1, 7])
+    alone = [linear_probe(bank, y, Xt, yt, epochs=40, seeds=[s])[0] for s in (0, 1, 7)]
+    assert together == alone and len(set(together)) > 1

@@ -45,30 +45,37 @@ def linear_probe(
     epochs: int = 1000,
     seeds: Iterable[int] = range(5),
 ) -> list[float]:
-    """Test accuracy of the final-epoch head for each seed. ``bank``: (N, A, F); ``y``: (N,)."""
+    """Test accuracy of the final-epoch head for each seed. ``bank``: (N, A, F); ``y``: (N,).
+
+    The seeds' heads train side by side as one batched head (S, C, F): each seed keeps its own generator (its
+    initial head, epoch orders and view draws) and its own Adam moments (Adam is elementwise), so a seed's
+    result does not depend on which other seeds run with it; batching only removes the per-step overhead."""
+    seeds = list(seeds)
     y_t = torch.as_tensor(y, dtype=torch.long)
     Z_test = torch.as_tensor(Z_test, dtype=torch.float32)
     n, n_augs, dim = bank.shape
     n_classes = int(max(y.max(), y_test.max())) + 1
     batch = min(100, n)
     steps_per_epoch = int(np.ceil(n / batch))
-    accs = []
-    for seed in seeds:
-        g = torch.Generator().manual_seed(seed)
-        W = torch.nn.Parameter(0.01 * torch.randn(n_classes, dim, generator=g))
-        b = torch.nn.Parameter(torch.zeros(n_classes))
-        opt = torch.optim.Adam([W, b], lr=1e-3 * batch / 256)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch, eta_min=0.0)
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=g)
-            views = torch.randint(n_augs, (n,), generator=g)
-            for start in range(0, n, batch):
-                i = order[start : start + batch]
-                loss = F.cross_entropy(bank[i, views[i]] @ W.T + b, y_t[i])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-        with torch.no_grad():
-            accs.append(float(((Z_test @ W.T + b).argmax(1).numpy() == y_test).mean()))
-    return accs
+    gens = [torch.Generator().manual_seed(seed) for seed in seeds]
+    W = torch.nn.Parameter(torch.stack([0.01 * torch.randn(n_classes, dim, generator=g) for g in gens]))  # (S, C, F)
+    b = torch.nn.Parameter(torch.zeros(len(seeds), 1, n_classes))
+    opt = torch.optim.Adam([W, b], lr=1e-3 * batch / 256)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch, eta_min=0.0)
+    for _ in range(epochs):
+        draws = [(torch.randperm(n, generator=g), torch.randint(n_augs, (n,), generator=g)) for g in gens]
+        order = torch.stack([o for o, _ in draws])  # (S, N)
+        views = torch.stack([v for _, v in draws])  # (S, N)
+        for start in range(0, n, batch):
+            i = order[:, start : start + batch]  # (S, B)
+            x = bank[i, torch.gather(views, 1, i)]  # (S, B, F)
+            logits = torch.baddbmm(b, x, W.transpose(1, 2))  # (S, B, C)
+            # the sum over seeds of each seed's mean loss: every head gets exactly its own gradient
+            loss = F.cross_entropy(logits.flatten(0, 1), y_t[i].flatten(), reduction="sum") / i.shape[1]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    with torch.no_grad():
+        pred = torch.baddbmm(b, Z_test.expand(len(seeds), -1, -1), W.transpose(1, 2)).argmax(-1).numpy()  # (S, T)
+    return [float((p == y_test).mean()) for p in pred]
