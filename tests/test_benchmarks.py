@@ -131,6 +131,14 @@ def test_pretrain_prior_quick(tmp_path):
     assert data["faster"] == ("worker" if data["ratios"]["inline_over_worker"] > 1 else "inline")
 
 
+def test_probe_quick(tmp_path):
+    """Seeds trained together and each alone give the same accuracies; both paths are timed."""
+    data = run_script("probe", tmp_path / "bench-probe.json")
+    (entry,) = data["results"].values()
+    assert entry["same_accuracies"] and len(entry["accuracies"]) == 2
+    assert set(entry["timings"]) == {"together", "alone"} and finite_positive(entry["alone_over_together"])
+
+
 def test_tabicl_mini_columns_quick(tmp_path, cache_dir):
     """The column diagnostic scores every evaluator on the same first-w PCA columns; its peers are exact."""
     from benchmarks.tabicl_mini_columns import main
