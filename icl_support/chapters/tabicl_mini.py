@@ -221,6 +221,7 @@ def columns_table(path: str | Path = "results/bench-tabicl-mini-columns.json") -
 RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are committed beside the package)
     "mini-v1 (shipped)": MINI_CHECKPOINT.with_suffix(".json"),
     "mini-v2 (tried)": Path(__file__).resolve().parents[2] / "runs" / "tabicl-mini-v2" / "tabicl-mini-v2.json",
+    "mini-w64 (tried)": Path(__file__).resolve().parents[2] / "runs" / "tabicl-mini-w64" / "tabicl-mini-w64.json",
 }
 
 
@@ -260,7 +261,8 @@ def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_R
                 continue
             points = [(r["cpu_s"] / 3600, r["eval"][key]) for r in meta["evaluations"] if key in r["eval"]]
             if points:  # a run continued from another shares its first points: earlier recipes drawn wider
-                ax.plot(*zip(*points, strict=True), "o-", ms=3, lw=max(3.5 - 1.2 * i, 1), alpha=0.8, label=recipe)
+                ax.plot(*zip(*points, strict=True), "o-", ms=3, lw=max(3.5 - 1.2 * i, 1), alpha=0.8, color=f"C{i}",
+                        label=recipe)  # fmt: skip
         for ev, style in (("nearest_mean", ":"), ("logreg", "--")):
             if key in lines:
                 ax.axhline(lines[key][ev], ls=style, lw=1, color="0.4", label=EVALUATOR_LABELS[ev])
@@ -268,6 +270,6 @@ def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_R
         ax.set_xlabel("CPU hours of pretraining")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("held-out test accuracy")
-    axes[1].legend(fontsize=7, loc="lower right")
+    axes[0].legend(fontsize=7, loc="lower right")  # every recipe has table evaluations; same colours on the right
     fig.tight_layout()
     return fig
