@@ -112,8 +112,11 @@ def test_chapter0_smoke(executed):
     assert float(g["whole_logreg"]) == pytest.approx(whole["logreg"])
     assert float(g["live_wine"]) == pytest.approx(float(g["recorded_wine"]), abs=1e-9)  # the checkpoint reproduces
     assert g["bar_tables_ncm"].strip("'") == ("met" if bench["bar"]["tables_vs_nearest_mean"] else "NOT met")
-    for name in ("ch0-prior-samples", "ch0-loss", "ch0-accuracy-vs-hours"):
+    for name in ("ch0-prior-samples", "ch0-loss", "ch0-accuracy-vs-hours", "ch0-recipes"):
         assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
+    w64 = json.loads(Path("runs/tabicl-mini-w64/tabicl-mini-w64.json").read_text())
+    assert float(g["recipe_mini_w64_embed"]) == pytest.approx(w64["evaluations"][-1]["eval"]["digits_embed"])
+    assert float(g["recipe_mini_w64_hours"]) == pytest.approx(w64["cpu_hours"])
 
 
 def test_runner_rejects_unknown_parameter(capsys):
