@@ -15,6 +15,8 @@ Usage::
 
     .venv/bin/python -m benchmarks.tabicl_mini                 # writes results/bench-tabicl-mini.json
     .venv/bin/python -m benchmarks.tabicl_mini --quick --out /tmp/mini.json
+    .venv/bin/python -m benchmarks.tabicl_mini --checkpoint runs/tabicl-mini-w64/tabicl-mini-w64.ckpt \\
+        --out results/bench-tabicl-mini-w64.json                # a recipe that was tried, against the same bar
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks._common import base_parser, provenance, ratio_line, report, set_threads, write_result  # noqa: E402
 from icl_support.evaluation.heldout import TABLES, evaluate_checkpoint
-from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT, resolve_weights
+from icl_support.evaluation.tabicl_model import resolve_weights
 
 LOGREG_SHARE_GOAL = 0.9
 
@@ -46,6 +48,7 @@ class MiniBenchConfig:
     embeddings_profile: str = "demo"  # "" skips part 2
     embeddings_seeds: int = 3
     cache_dir: str = ""
+    checkpoint: str = ""  # "" = the shipped TabICL-mini; else a pretraining export (provenance JSON beside it)
 
 
 QUICK = MiniBenchConfig(
@@ -106,7 +109,7 @@ def embeddings_part(cfg: MiniBenchConfig, weights, progress: bool) -> dict:
 
 def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dict:
     started = time.perf_counter()
-    weights = resolve_weights("mini", cfg.cache_dir or ".")
+    weights = resolve_weights(cfg.checkpoint or "mini", cfg.cache_dir or ".")
     rows = evaluate_checkpoint(weights.path, cfg.tables, cfg.context_sizes, cfg.seeds)
     tables = table_summary(rows)
     whole = tables["0"]["mean"] if "0" in tables else None
@@ -155,16 +158,17 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
         "embeddings": emb,
         "bar": bar,
         "lines": lines,
-        "provenance": provenance(cfg, started, quick=quick, checkpoint=str(MINI_CHECKPOINT.name)),
+        "provenance": provenance(cfg, started, quick=quick, checkpoint=Path(weights.path).name),
     }
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = base_parser("tabicl-mini", __doc__.split("\n\n")[0])
     ap.add_argument("--cache-dir", default="", help="embedding cache (default: $ICL_SYNTH_CACHE or ~/.cache/icl-synth)")
+    ap.add_argument("--checkpoint", default="", help="a pretraining export to score instead of the shipped one")
     args = ap.parse_args(argv)
     set_threads(args)
-    cfg = replace(QUICK if args.quick else MiniBenchConfig(), cache_dir=args.cache_dir)
+    cfg = replace(QUICK if args.quick else MiniBenchConfig(), cache_dir=args.cache_dir, checkpoint=args.checkpoint)
     result = run(cfg, progress=not args.no_progress, quick=args.quick)
     write_result(args.out, result)
     return result

@@ -123,6 +123,15 @@ def test_tabicl_mini_quick(tmp_path):
     assert data["bar"]["tables_vs_logreg"] == (whole["tabicl"] >= 0.9 * whole["logreg"])
 
 
+def test_tabicl_mini_scores_a_recipe_export_against_the_same_bar(tmp_path):
+    """--checkpoint: a tried recipe's export (its provenance beside it) in place of the shipped checkpoint."""
+    ckpt = "runs/tabicl-mini-w64/tabicl-mini-w64.ckpt"
+    data = run_script("tabicl_mini", tmp_path / "w64.json", "--checkpoint", ckpt)
+    meta = json.loads((REPO / ckpt).with_suffix(".json").read_text())
+    assert data["weights"]["kind"] == "local" and data["weights"]["steps"] == meta["steps"] == 3400
+    assert data["provenance"]["checkpoint"] == "tabicl-mini-w64.ckpt" and "bar" in data
+
+
 def test_pretrain_prior_quick(tmp_path):
     """Inline and worker-drawn pretraining steps are both timed; the verdict follows the measured ratio."""
     data = run_script("pretrain_prior", tmp_path / "bench-pretrain-prior.json")
