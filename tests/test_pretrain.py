@@ -248,3 +248,15 @@ def test_wide_recipe_is_twice_the_width_from_scratch():
     assert 2_000_000 < n_params < 3_000_000
     first = batch_shape(wide, 0)
     assert first.n_features <= 8 and first.prior == "gmm"
+
+
+def test_fewshot_recipe_continues_the_wide_run():
+    """mini-w64-fs: warm-started from a finished mini-w64 run (same width), its steps after the parent's 3,400,
+    every batch of its last stage a few-shot one (1 to 6 context rows per class of up to 10) with 16+ columns."""
+    from icl_support.pretraining.pretrain import RECIPES, batch_shape
+
+    fs, wide = RECIPES["mini-w64-fs"], RECIPES["mini-w64"]
+    assert fs.parent == wide and fs.model == wide.model and fs.start_step == wide.total_steps == 3400
+    assert fs.stage_at(3399)[1].name == "few-shot" and fs.stage_at(3400)[1].name == "dense-many"
+    shapes = [batch_shape(fs, step) for step in range(fs.total_steps - 20, fs.total_steps)]
+    assert all(s.n_train in range(10, 70, 10) and s.n_features >= 16 for s in shapes)
