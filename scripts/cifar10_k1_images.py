@@ -8,7 +8,7 @@ images, and (for contexts that are images) by LGM's linear probe on augmented vi
 weight run is reported; none is picked. Every synthetic kind runs ``distill_seeds`` independent distillations
 (mean and std over them). Usage::
 
-    python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 30 \\
+    python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 \\
         --out results/cifar10-k1-images.json
 """
 
