@@ -67,3 +67,15 @@ def test_distill_seeds_give_independent_distillations_the_first_one_the_default(
     assert torch.equal(second, torch.from_numpy(two.image_sets[1])) and not torch.equal(first, second)
     centroid = build("centroid", inputs, 1)
     assert torch.equal(centroid.context_images(0, inputs.data.pool), inputs.data.pool[centroid.contexts[0].index])
+
+
+def test_images_for_the_learner_at_several_per_class(inputs):
+    """TabICL-aware images and anchored LGM at ipc > 1: ipc images of every class, each one an image."""
+    from icl_support.core.config import with_overrides
+
+    built = build("tabicl_pixels_anchored", inputs, 3)
+    (ctx,) = built.contexts
+    assert built.images.shape == (30, 3, 32, 32) and np.bincount(ctx.y).tolist() == [3] * 10
+    run = inputs.run.with_settings(with_overrides(inputs.run.settings, lgm_ipcs=[2], distill_steps=3, lgm_anchor=1.0))
+    anchored = build("pixel_lgm_anchored", BuildInputs(run, inputs.data, inputs.pca), 2)
+    assert anchored.images.shape == (20, 3, 32, 32) and np.bincount(anchored.contexts[0].y).tolist() == [2] * 10
