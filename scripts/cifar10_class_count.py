@@ -15,28 +15,16 @@ on each subset's pool). The benefit of a synthetic kind is its accuracy minus th
 
 from __future__ import annotations
 
-import sys
 import time
 
 from icl_support.book.notebook import provenance, write_json
-from icl_support.book.params import script_run
+from icl_support.book.params import script_run_with
 from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
 from icl_support.data.datasets import class_subset_root, load_dataset
 from icl_support.embedding.image_pool import prepare_images
 
 STRATEGIES = ["random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored"]
-
-
-def split_counts(argv: list[str]) -> tuple[list[str], list[int]]:
-    """``argv`` without ``--class-counts n1 n2 ...`` and the counts (default: 2 and 5)."""
-    if "--class-counts" not in argv:
-        return argv, [2, 5]
-    i = argv.index("--class-counts")
-    j = i + 1
-    while j < len(argv) and not argv[j].startswith("--"):
-        j += 1
-    return argv[:i] + argv[j:], [int(a) for a in argv[i + 1 : j]]
 
 
 def subsets(classes: tuple[str, ...], counts: list[int]) -> dict[str, tuple[str, ...]]:
@@ -53,8 +41,11 @@ def subsets(classes: tuple[str, ...], counts: list[int]) -> dict[str, tuple[str,
 
 def main() -> None:
     t0 = time.perf_counter()
-    argv, counts = split_counts(sys.argv[1:])
-    run, out = script_run(__doc__, "results/cifar10-class-count.json", argv=argv)
+    run, out, args = script_run_with(
+        __doc__, "results/cifar10-class-count.json",
+        class_counts=dict(type=int, nargs="+", default=[2, 5], help="class counts below the dataset's, each run"),
+    )  # fmt: skip
+    counts = args.class_counts
     s = run.settings
     if not s.data_root:
         raise ValueError("this run needs a class-folder data_root (train/<class>/*, test/<class>/*)")

@@ -14,13 +14,12 @@ weight run is reported; none is picked. Every synthetic kind runs ``distill_seed
 
 from __future__ import annotations
 
-import sys
 import time
 
 import torch
 
 from icl_support.book.notebook import provenance, write_json
-from icl_support.book.params import script_run
+from icl_support.book.params import script_run_with
 from icl_support.contexts.strategies import BuildInputs, build
 from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
@@ -49,21 +48,13 @@ def probe_scores(run, data, name: str, pca) -> dict | None:
     return stats(accs)
 
 
-def split_anchors(argv: list[str]) -> tuple[list[str], list[float]]:
-    """``argv`` without ``--anchors w1 w2 ...`` and the weights (default: none beyond the YAML's own)."""
-    if "--anchors" not in argv:
-        return argv, []
-    i = argv.index("--anchors")
-    j = i + 1
-    while j < len(argv) and not argv[j].startswith("--"):
-        j += 1
-    return argv[:i] + argv[j:], [float(a) for a in argv[i + 1 : j]]
-
-
 def main() -> None:
     t0 = time.perf_counter()
-    argv, anchors = split_anchors(sys.argv[1:])
-    run, out = script_run(__doc__, "results/cifar10-k1-images.json", argv=argv)
+    run, out, args = script_run_with(
+        __doc__, "results/cifar10-k1-images.json",
+        anchors=dict(type=float, nargs="*", default=[], help="anchor weights of the anchored kinds, each run"),
+    )  # fmt: skip
+    anchors = args.anchors
     data = prepare_images(run.settings)
     sweep = run_sweep(run, data)
     results, skipped = dict(sweep["results"]), dict(sweep["skipped"])

@@ -94,3 +94,25 @@ def test_class_count_script_runs_each_subset_and_all_classes(tmp_path, cache_dir
     monkeypatch.setattr(sys, "argv", [*argv[:2], "--class-counts", "4", "--out", str(out)])
     with pytest.raises(ValueError, match="class-counts must lie in 2..3"):
         runpy.run_path("scripts/cifar10_class_count.py", run_name="__main__")
+
+
+def test_k1_images_script_runs_every_anchor_and_seed(tmp_path, cache_dir, monkeypatch):
+    """Anchored kinds once per --anchors weight, every synthetic kind over distill_seeds distillations, the probe
+    only for contexts that are images."""
+    cfg = tmp_path / "params.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "profile": "smoke", "cache_dir": str(cache_dir), "n_train": 100, "n_test": 50, "ks": [1],
+        "strategies": ["random", "nearest_centroid", "class_mean", "pixel_lgm", "tabicl_pixels"],
+        "selection_seeds": 2, "distill_seeds": 2, "distill_steps": 3, "tabicl_distill_steps": 2, "probe_epochs": 5,
+    }))  # fmt: skip
+    out = tmp_path / "out.json"
+    monkeypatch.setattr(sys, "argv", ["scripts/cifar10_k1_images.py", str(cfg), "--anchors", "2", "--out", str(out)])
+    runpy.run_path("scripts/cifar10_k1_images.py", run_name="__main__")
+    data = json.loads(out.read_text())
+    res = {n: v["1"] for n, v in data["results"].items()}
+    assert set(res) == {"random", "nearest_centroid", "class_mean", "pixel_lgm", "tabicl_pixels",
+                        "tabicl_pixels_anchored@2", "pixel_lgm_anchored@2"}  # fmt: skip
+    for name in ("pixel_lgm", "tabicl_pixels", "pixel_lgm_anchored@2", "tabicl_pixels_anchored@2"):
+        assert res[name]["nearest_mean"]["n"] == 2 and res[name]["linear_probe"]["n"] == 2, name
+    assert "linear_probe" not in res["class_mean"] and res["nearest_centroid"]["linear_probe"]["n"] == 1
+    assert data["provenance"]["anchors"] == [2.0] and "2 distillations" in data["notes"]["rows"]

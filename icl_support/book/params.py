@@ -11,6 +11,7 @@ evaluators) of the layers below, and fail at once on anything unknown::
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 
 from ..contexts.strategies import check_strategy_names
@@ -37,15 +38,24 @@ def script_run(doc: str, default_out: str, argv: list[str] | None = None, chapte
     Returns ``(run, out_path)``: the YAML holds ``profile`` plus any settings, validated like the notebooks'
     parameters; the run has its device and TabICL weights resolved.
     """
-    import argparse
+    run, out, _ = script_run_with(doc, default_out, argv, chapter)
+    return run, out
 
+
+def script_run_with(
+    doc: str, default_out: str, argv: list[str] | None = None, chapter: str = "", **options: dict
+) -> tuple[Run, str, argparse.Namespace]:
+    """:func:`script_run` plus a script's own options: ``name=argparse kwargs`` adds ``--name`` (underscores
+    become dashes), e.g. ``anchors=dict(type=float, nargs="*", default=[])``. Returns ``(run, out, args)``."""
     import yaml
 
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("params", help="YAML mapping: profile plus any settings (see icl_support/core/config.py)")
     ap.add_argument("--out", default=default_out)
+    for name, kwargs in options.items():
+        ap.add_argument("--" + name.replace("_", "-"), dest=name, **kwargs)
     args = ap.parse_args(argv)
     with open(args.params) as f:
         params = yaml.safe_load(f) or {}
     settings = check_registered(resolve_settings(params.pop("profile", "demo"), chapter, **params))
-    return resolve_run(settings), args.out
+    return resolve_run(settings), args.out, args
