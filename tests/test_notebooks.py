@@ -238,3 +238,5 @@ def test_claims_smoke(executed):
     assert int(g["n_claims"]) == values["n_claims"] and int(g["n_fails"]) == values["n_fails"]
     assert g["claim_k1_order_tabicl"].strip("'") == values["claim_k1_order_tabicl"]
     assert (out / "figures" / "claims-one-per-class.png").exists()
+    assert g["claim_classes_verdict"].strip("'") == values["claim_classes_verdict"]  # the class-count record
+    assert (out / "figures" / "claims-class-count.png").exists()
