@@ -15,8 +15,10 @@ Usage::
 
     .venv/bin/python -m benchmarks.tabicl_mini                 # writes results/bench-tabicl-mini.json
     .venv/bin/python -m benchmarks.tabicl_mini --quick --out /tmp/mini.json
-    .venv/bin/python -m benchmarks.tabicl_mini --checkpoint runs/tabicl-mini-w64/tabicl-mini-w64.ckpt \\
-        --out results/bench-tabicl-mini-w64.json                # a recipe that was tried, against the same bar
+    .venv/bin/python -m benchmarks.tabicl_mini --checkpoint mini-w64 \\
+        --out results/bench-tabicl-mini-w64.json                # the other shipped TabICL-mini, same bar
+    .venv/bin/python -m benchmarks.tabicl_mini --checkpoint runs/tabicl-mini-w64-fs/tabicl-mini-w64-fs.ckpt \\
+        --out results/bench-tabicl-mini-w64-fs.json             # a recipe that was tried
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class MiniBenchConfig:
     embeddings_profile: str = "demo"  # "" skips part 2
     embeddings_seeds: int = 3
     cache_dir: str = ""
-    checkpoint: str = ""  # "" = the shipped TabICL-mini; else a pretraining export (provenance JSON beside it)
+    checkpoint: str = ""  # "" = the shipped TabICL-mini; a shipped variant ("mini-w64"); or a pretraining export
 
 
 QUICK = MiniBenchConfig(
@@ -110,6 +112,7 @@ def embeddings_part(cfg: MiniBenchConfig, weights, progress: bool) -> dict:
 def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dict:
     started = time.perf_counter()
     weights = resolve_weights(cfg.checkpoint or "mini", cfg.cache_dir or ".")
+    name = weights.name  # TabICL-mini, TabICL-mini-w64, TabICL (local)
     rows = evaluate_checkpoint(weights.path, cfg.tables, cfg.context_sizes, cfg.seeds)
     tables = table_summary(rows)
     whole = tables["0"]["mean"] if "0" in tables else None
@@ -119,16 +122,16 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
         bar["tables_vs_nearest_mean"] = whole["tabicl"] >= whole["nearest_mean"]
         bar["tables_vs_logreg"] = whole["tabicl"] >= LOGREG_SHARE_GOAL * whole["logreg"]
         lines += [
-            f"tables (whole pool, mean over {', '.join(cfg.tables)}; seeds {list(cfg.seeds)}): TabICL-mini "
+            f"tables (whole pool, mean over {', '.join(cfg.tables)}; seeds {list(cfg.seeds)}): {name} "
             f"{whole['tabicl']:.3f}, logreg {whole['logreg']:.3f}, 5-NN {whole['knn']:.3f}, nearest mean "
             f"{whole['nearest_mean']:.3f}, chance {whole['chance']:.3f}",
-            ratio_line("TabICL-mini / nearest mean (tables, all rows)", whole["tabicl"] / whole["nearest_mean"], 1),
-            ratio_line("TabICL-mini / logreg (tables, all rows)", whole["tabicl"] / whole["logreg"], LOGREG_SHARE_GOAL),
+            ratio_line(f"{name} / nearest mean (tables, all rows)", whole["tabicl"] / whole["nearest_mean"], 1),
+            ratio_line(f"{name} / logreg (tables, all rows)", whole["tabicl"] / whole["logreg"], LOGREG_SHARE_GOAL),
         ]
     for n, v in tables.items():
         m = v["mean"]
         lines.append(
-            f"tables, context {n if n != '0' else 'all'}: TabICL-mini {m['tabicl']:.3f} | logreg {m['logreg']:.3f} "
+            f"tables, context {n if n != '0' else 'all'}: {name} {m['tabicl']:.3f} | logreg {m['logreg']:.3f} "
             f"| 5-NN {m['knn']:.3f} | nearest mean {m['nearest_mean']:.3f} | chance {m['chance']:.3f}"
         )
     emb = embeddings_part(cfg, weights, progress) if cfg.embeddings_profile else None
@@ -137,11 +140,11 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
         bar["embeddings_vs_nearest_mean_every_fraction"] = worst >= 0
         for f, v in emb["by_fraction"].items():
             lines.append(
-                f"digits embeddings ({emb['width']}-d), fraction {f} ({v['n_context']} rows): TabICL-mini "
+                f"digits embeddings ({emb['width']}-d), fraction {f} ({v['n_context']} rows): {name} "
                 f"{v['tabicl']['mean']:.3f} | logreg {v['logreg']['mean']:.3f} | 5-NN {v['knn']['mean']:.3f} | "
                 f"nearest mean {v['nearest_mean']['mean']:.3f}"
             )
-        lines.append(f"digits embeddings: worst TabICL-mini minus nearest mean over fractions {worst:+.3f}")
+        lines.append(f"digits embeddings: worst {name} minus nearest mean over fractions {worst:+.3f}")
     lines.append("BAR " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in bar.items()))
     report(lines)
     meta = json.loads(Path(weights.path).with_suffix(".json").read_text())
@@ -149,6 +152,7 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
         "benchmark": "tabicl_mini",
         "weights": {
             "kind": weights.kind,
+            "variant": weights.variant if weights.kind == "mini" else "",
             "label": weights.label,
             "steps": meta["steps"],
             "cpu_hours": meta["cpu_hours"],
@@ -165,7 +169,9 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
 def main(argv: list[str] | None = None) -> dict:
     ap = base_parser("tabicl-mini", __doc__.split("\n\n")[0])
     ap.add_argument("--cache-dir", default="", help="embedding cache (default: $ICL_SYNTH_CACHE or ~/.cache/icl-synth)")
-    ap.add_argument("--checkpoint", default="", help="a pretraining export to score instead of the shipped one")
+    ap.add_argument(
+        "--checkpoint", default="", help="a shipped variant (mini-w64) or a pretraining export to score instead of mini"
+    )
     args = ap.parse_args(argv)
     set_threads(args)
     cfg = replace(QUICK if args.quick else MiniBenchConfig(), cache_dir=args.cache_dir, checkpoint=args.checkpoint)

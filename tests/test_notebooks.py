@@ -110,13 +110,21 @@ def test_chapter0_smoke(executed):
     whole = bench["tables"]["summary"]["0"]["mean"]
     assert float(g["whole_tabicl"]) == pytest.approx(whole["tabicl"])
     assert float(g["whole_logreg"]) == pytest.approx(whole["logreg"])
-    assert float(g["live_wine"]) == pytest.approx(float(g["recorded_wine"]), abs=1e-9)  # the checkpoint reproduces
+    for slug in ("mini", "mini_w64"):  # each shipped checkpoint reproduces its record
+        assert float(g[f"live_wine_{slug}"]) == pytest.approx(float(g[f"recorded_wine_{slug}"]), abs=1e-9)
     assert g["bar_tables_ncm"].strip("'") == ("met" if bench["bar"]["tables_vs_nearest_mean"] else "NOT met")
     for name in ("ch0-prior-samples", "ch0-loss", "ch0-accuracy-vs-hours", "ch0-recipes"):
         assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
-    w64 = json.loads(Path("runs/tabicl-mini-w64/tabicl-mini-w64.json").read_text())
+    w64 = json.loads(Path("icl_support/weights/tabicl-mini-w64.json").read_text())
     assert float(g["recipe_mini_w64_embed"]) == pytest.approx(w64["evaluations"][-1]["eval"]["digits_embed"])
     assert float(g["recipe_mini_w64_hours"]) == pytest.approx(w64["cpu_hours"])
+    # the two shipped checkpoints side by side, from their benchmarks; CIFAR-10 records of both
+    w64_bench = json.loads(Path("results/bench-tabicl-mini-w64.json").read_text())
+    assert float(g["shipped_w64_tables_all"]) == pytest.approx(w64_bench["tables"]["summary"]["0"]["mean"]["tabicl"])
+    assert 0 <= int(g["shipped_w64_ahead"]) <= int(g["shipped_measures"]) == 11
+    assert g["ch1_weights"].strip("'") == g["k1_weights"].strip("'") == "TabICL-mini, TabICL-mini-w64"
+    k1w = json.loads(Path("results/cifar10-k1-mini-w64.json").read_text())["results"]
+    assert float(g["k1w_class_mean_tabicl"]) == pytest.approx(k1w["class_mean"]["1"]["tabicl"]["mean"])
 
 
 def test_runner_rejects_unknown_parameter(capsys):

@@ -56,6 +56,7 @@ def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
         "git_commit": git_commit(),
         "settings": settings.to_dict(),
         "tabicl_weights": weights.kind,
+        "tabicl_variant": weights.variant if weights.kind == "mini" else "",  # which shipped TabICL-mini
         "tabicl_label": weights.label,
         "tabicl_checkpoint": Path(weights.path).name,
         "torch": torch.__version__,
@@ -87,8 +88,9 @@ def write_json(path: str | Path, data: dict) -> Path:
     return path
 
 
-def weights_note(kind: str) -> str:
-    """One sentence on what TabICL's accuracies mean with weights of ``kind`` (released, mini, local, random)."""
+def weights_note(kind: str, name: str = "TabICL-mini") -> str:
+    """One sentence on what TabICL's accuracies mean with weights of ``kind`` (released, mini, local, random);
+    ``name``: which shipped TabICL-mini (``TabICLWeights.name``) when ``kind`` is ``mini``."""
     if kind == "random":
         return (
             "TabICL's weights here are RANDOM: its accuracies are chance level and mean nothing; only its seconds "
@@ -96,9 +98,9 @@ def weights_note(kind: str) -> str:
         )
     if kind == "mini":
         return (
-            "TabICL here is TabICL-mini, pretrained on this project's machine on synthetic tables only: a real "
-            "in-context learner, 40 times smaller and weaker than the released TabICL. Claims about the released "
-            "model need tabicl_checkpoint='released'."
+            f"TabICL here is {name}, pretrained on this project's machine on synthetic tables only: a real "
+            "in-context learner, 10 to 40 times smaller and weaker than the released TabICL. Claims about the "
+            "released model need tabicl_checkpoint='released'."
         )
     if kind == "released":
         return "TabICL here is the released checkpoint (jingang/TabICL)."
@@ -116,7 +118,7 @@ def header_values(settings: Settings, weights: TabICLWeights | None = None, tabl
     values = {"profile": settings.profile, "dataset": settings.dataset, "backbone": settings.backbone,
               "n_estimators": settings.n_estimators}  # fmt: skip
     if weights is not None:
-        values.update(tabicl_weights=weights.kind, weights_note=weights_note(weights.kind))
+        values.update(tabicl_weights=weights.kind, weights_note=weights_note(weights.kind, weights.name))
     if table is not None:
         values.update(n_pool=len(table.y_train), n_test_rows=len(table.y_test), n_features=table.X_train.shape[1])
     if data is not None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluation.tabicl_model import recorded_name
+
 RECORDS = {
     "context": "cifar10-ch1-local.json",  # chapter 1 on CIFAR-10, TabICL-mini and the peers
     "timing": "cifar10-ch2-local.json",  # chapter 2 on CIFAR-10, the full-size architecture
@@ -33,9 +35,7 @@ PEER_LABELS = {"nearest_mean": "nearest class mean", "logreg": "logistic regress
 
 def weights_name(rec: dict) -> str:
     """What to call TabICL in a recorded run, from the weights its provenance names (random ones say so)."""
-    kind = rec["provenance"].get("tabicl_weights", "unknown")
-    names = {"mini": "TabICL-mini", "released": "the released TabICL", "random": "TabICL (RANDOM WEIGHTS)"}
-    return names.get(kind, f"TabICL ({kind} weights)")
+    return recorded_name(rec["provenance"])
 
 
 def evaluator_labels(rec: dict) -> dict[str, str]:
@@ -183,6 +183,12 @@ def _one_per_class_claims(rec: dict | None, values: dict) -> list[dict]:
     return rows
 
 
+def benefit_over_real(synthetic: float, *real: float) -> float:
+    """The synthetic context's accuracy minus the best real-image context's (random, centroid): the benefit every
+    claim about synthetic images is measured by."""
+    return synthetic - max(real)
+
+
 def _shift_claim(rec: dict | None, values: dict) -> list[dict]:
     cmd = PAPER.format(nb="06_beyond")
     claim = "distribution shift should increase the benefit of synthetic data"
@@ -192,8 +198,8 @@ def _shift_claim(rec: dict | None, values: dict) -> list[dict]:
     evaluator = "tabicl" if "tabicl" in res["distilled"]["clean"]["0"] else "nearest_mean"
 
     def benefit(corruption: str, severity: str) -> float:
-        real = max(res[n][corruption][severity][evaluator]["mean"] for n in ("random", "centroid"))
-        return res["distilled"][corruption][severity][evaluator]["mean"] - real
+        acc = {n: res[n][corruption][severity][evaluator]["mean"] for n in ("distilled", "random", "centroid")}
+        return benefit_over_real(acc["distilled"], acc["random"], acc["centroid"])
 
     shifted = [c for c in res["distilled"] if c != "clean"]
     clean, under = benefit("clean", "0"), float(np.mean([benefit(c, "3") for c in shifted]))
@@ -232,11 +238,11 @@ def class_count_benefit(rec: dict) -> pd.DataFrame:
             if kind not in res:
                 continue
             for ev in CLASS_COUNT_EVALUATORS:
-                real = max(res["random"][ev]["mean"], res["nearest_centroid"][ev]["mean"])
-                syn = res[kind][ev]["mean"]
+                syn, reals = res[kind][ev]["mean"], (res["random"][ev]["mean"], res["nearest_centroid"][ev]["mean"])
                 rows.append({"classes": len(entry["classes"]), "subset": label, "kind": kind, "evaluator": ev,
-                             "synthetic": syn, "best real image": real, "class mean": res["class_mean"][ev]["mean"],
-                             "benefit": syn - real})  # fmt: skip
+                             "synthetic": syn, "best real image": max(reals),
+                             "class mean": res["class_mean"][ev]["mean"],
+                             "benefit": benefit_over_real(syn, *reals)})  # fmt: skip
     df = pd.DataFrame(rows)
     return df.groupby(["kind", "evaluator", "classes"], sort=True)[
         ["synthetic", "best real image", "class mean", "benefit"]

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..evaluation.tabicl_model import MINI_CHECKPOINT, V2_CONFIG
+from ..evaluation.tabicl_model import MINI_CHECKPOINT, SHIPPED_MINI, V2_CONFIG, recorded_name
 from ..pretraining.pretrain import MINI_CONFIG, PretrainConfig
 from ..pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
 
@@ -177,27 +177,46 @@ def _recorded(path: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def cifar_context_table(path: str | Path = "results/cifar10-ch1-local.json") -> tuple[pd.DataFrame, str] | None:
-    """Chapter 1's recorded CIFAR-10 run: mean accuracy (std over seeds) per context fraction and evaluator,
-    and the weights TabICL had in that run (``None`` when the file is missing)."""
-    rec = _recorded(path)
-    if rec is None:
+def _records(paths) -> list[dict] | None:
+    """The recorded JSONs at ``paths`` (one path or several); ``None`` when the first is missing, and later
+    ones that are missing left out."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    recs = [_recorded(p) for p in paths]
+    return None if recs[0] is None else [r for r in recs if r is not None]
+
+
+def cifar_context_table(paths="results/cifar10-ch1-local.json") -> tuple[pd.DataFrame, str] | None:
+    """Chapter 1's recorded CIFAR-10 run(s): mean accuracy over seeds per context fraction and evaluator, and
+    the TabICL weights named (``None`` when the first file is missing). With several records (the same run with
+    other TabICL weights), the peers come from the first and each record adds its TabICL column, named by its
+    weights (``TabICL-mini``, ``TabICL-mini-w64``); records whose contexts differ are refused."""
+    recs = _records(paths)
+    if recs is None:
         return None
-    df = pd.DataFrame(rec["summary"])
-    table = df.pivot(index="fraction", columns="evaluator", values="mean")
-    table = table.rename(columns={**EVALUATOR_LABELS, "tabicl": f"TabICL ({rec['provenance']['tabicl_weights']})"})
+    df = pd.DataFrame(recs[0]["summary"])
+    table = df.pivot(index="fraction", columns="evaluator", values="mean").drop(columns="tabicl")
+    table = table.rename(columns=EVALUATOR_LABELS)
     table.insert(0, "context rows", df.groupby("fraction").n_context.first())
-    return table, rec["provenance"]["tabicl_weights"]
+    names = []
+    for i, rec in enumerate(recs):
+        other = pd.DataFrame(rec["summary"])
+        if not other.groupby("fraction").n_context.first().equals(table["context rows"]):
+            raise ValueError(f"record {i} of {paths} has other context sizes than the first: not the same run")
+        names.append(recorded_name(rec["provenance"]))
+        table.insert(1 + i, names[-1], other[other.evaluator == "tabicl"].set_index("fraction")["mean"])
+    return table, ", ".join(names)
 
 
-def cifar_one_per_class_table(path: str | Path = "results/cifar10-k1-mini.json") -> tuple[pd.DataFrame, str] | None:
-    """The recorded one-per-class CIFAR-10 run (``scripts/cifar10_pareto.py`` at k = 1): mean and std over
-    seeds of every evaluator per strategy, and TabICL's weights in that run (``None`` when missing)."""
-    rec = _recorded(path)
-    if rec is None:
+def cifar_one_per_class_table(paths="results/cifar10-k1-mini.json") -> tuple[pd.DataFrame, str] | None:
+    """The recorded one-per-class CIFAR-10 run(s) (``scripts/cifar10_pareto.py`` at k = 1): mean and std over
+    seeds of every evaluator per strategy, and the TabICL weights named (``None`` when the first file is
+    missing). Further records (the same run with other TabICL weights) add their TabICL columns, ``tabicl
+    (<variant>)``, and their rows distilled through that TabICL (``tabicl_lgm (<variant>)``)."""
+    recs = _records(paths)
+    if recs is None:
         return None
     rows = {}
-    for strategy, by_k in rec["results"].items():
+    for strategy, by_k in recs[0]["results"].items():
         entry = by_k.get("1", by_k.get("all"))
         if entry is None:
             continue
@@ -205,7 +224,25 @@ def cifar_one_per_class_table(path: str | Path = "results/cifar10-k1-mini.json")
         for ev in ("tabicl", "logreg", "nearest_mean", "one_nn"):
             rows[strategy][ev] = entry[ev]["mean"]
             rows[strategy][f"{ev} std"] = entry[ev]["std"]
-    return pd.DataFrame(rows).T, rec["provenance"]["tabicl_weights"]
+    names = [recorded_name(recs[0]["provenance"])]
+    for rec in recs[1:]:
+        names.append(recorded_name(rec["provenance"]))
+        variant = rec["provenance"].get("tabicl_variant") or rec["provenance"].get("tabicl_weights")
+        for strategy, by_k in rec["results"].items():
+            entry = by_k.get("1", by_k.get("all"))
+            if entry is None:
+                continue
+            if strategy == "tabicl_lgm":  # rows distilled through this TabICL: a context of its own
+                row = {"rows": entry["rows"], "seeds": entry["nearest_mean"]["n"]}
+                for ev in ("logreg", "nearest_mean", "one_nn"):
+                    row[ev], row[f"{ev} std"] = entry[ev]["mean"], entry[ev]["std"]
+                rows[f"tabicl_lgm ({variant})"] = row
+                row[f"tabicl ({variant})"] = entry["tabicl"]["mean"]
+                row[f"tabicl ({variant}) std"] = entry["tabicl"]["std"]
+            elif strategy in rows:
+                rows[strategy][f"tabicl ({variant})"] = entry["tabicl"]["mean"]
+                rows[strategy][f"tabicl ({variant}) std"] = entry["tabicl"]["std"]
+    return pd.DataFrame(rows).T, ", ".join(names)
 
 
 def columns_table(path: str | Path = "results/bench-tabicl-mini-columns.json") -> pd.DataFrame | None:
@@ -218,10 +255,12 @@ def columns_table(path: str | Path = "results/bench-tabicl-mini-columns.json") -
     return df.set_index(["context", "width"])
 
 
+RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
 RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are committed beside the package)
-    "mini-v1 (shipped)": MINI_CHECKPOINT.with_suffix(".json"),
-    "mini-v2 (tried)": Path(__file__).resolve().parents[2] / "runs" / "tabicl-mini-v2" / "tabicl-mini-v2.json",
-    "mini-w64 (tried)": Path(__file__).resolve().parents[2] / "runs" / "tabicl-mini-w64" / "tabicl-mini-w64.json",
+    "mini-v1 (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
+    "mini-v2 (tried)": RUNS_DIR / "tabicl-mini-v2" / "tabicl-mini-v2.json",
+    "mini-w64 (shipped as mini-w64)": SHIPPED_MINI["mini-w64"][0].with_suffix(".json"),
+    "mini-w64-fs (tried)": RUNS_DIR / "tabicl-mini-w64-fs" / "tabicl-mini-w64-fs.json",
 }
 
 
@@ -273,3 +312,30 @@ def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_R
     axes[0].legend(fontsize=7, loc="lower right")  # every recipe has table evaluations; same colours on the right
     fig.tight_layout()
     return fig
+
+
+def shipped_comparison_table(benches: dict[str, dict]) -> pd.DataFrame:
+    """The shipped TabICL-minis side by side on the bar's measures (``{name: benchmarks/tabicl_mini.py record}``,
+    the same splits in each): one row per measure (the four tables' mean at each context size, the digits
+    embeddings at each fraction), one column per checkpoint, then the nearest class mean and logistic
+    regression of the first record. Records on other splits are refused."""
+    first = next(iter(benches.values()))
+    rows: dict[str, dict] = {}
+
+    def add(measure: str, name: str, values: dict) -> None:
+        rows.setdefault(measure, {})[name] = values["tabicl"]
+        for ev in ("nearest_mean", "logreg"):
+            if rows[measure].setdefault(EVALUATOR_LABELS[ev], values[ev]) != values[ev]:
+                raise ValueError(f"{name}'s benchmark scored {ev} differently at {measure!r}: other splits")
+
+    for name, bench in benches.items():
+        summary = bench["tables"]["summary"]
+        for n in sorted(summary, key=lambda n: int(n) or float("inf")):  # 0 = the whole pool, last
+            add(f"four tables, {'all' if n == '0' else n} context rows", name, summary[n]["mean"])
+        for f, v in (bench.get("embeddings") or {}).get("by_fraction", {}).items():
+            add(f"digits embeddings, {float(f):.0%} ({v['n_context']} rows)", name,
+                {ev: v[ev]["mean"] for ev in ("tabicl", "nearest_mean", "logreg")})  # fmt: skip
+    columns = [*benches, EVALUATOR_LABELS["nearest_mean"], EVALUATOR_LABELS["logreg"]]
+    if not first.get("embeddings"):
+        rows = {k: v for k, v in rows.items() if k.startswith("four")}
+    return pd.DataFrame(rows).T[columns].rename_axis("measure")

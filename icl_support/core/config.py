@@ -40,7 +40,7 @@ class Settings:
     seed: int = 0
     cache_dir: str = ""  # "" = $ICL_SYNTH_CACHE or ~/.cache/icl-synth
     figures_dir: str = "figures"  # PNG + PDF of every figure, relative to the working directory
-    tabicl_checkpoint: str = "auto"  # "released", "mini", "auto", "random" or a checkpoint path
+    tabicl_checkpoint: str = "auto"  # "released", "mini", "mini-w64", "auto", "random" or a checkpoint path
     n_train: int = 0  # size of the class-balanced train pool (0 = whole train split)
     n_test: int = 0  # size of the class-balanced test set (0 = whole test split)
     image_size: int = 0  # chapters 1-2: backbone input side in pixels (0 = the backbone's pretrained cfg)

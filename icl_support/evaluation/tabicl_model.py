@@ -7,7 +7,11 @@
 ``mini``      TabICL-mini, shipped in this package (``icl_support/weights/tabicl-mini.ckpt``):
               TabICL's architecture at 0.65M parameters, pretrained on this project's machine on
               synthetic tables only (:mod:`icl_support.pretraining.pretrain`; provenance in the ``.json``
-              beside it). A real in-context learner, weaker than the released model.
+              beside it). A real in-context learner, weaker than the released model. Every recorded
+              TabICL-mini run of the book (``results/``) used it.
+``mini-w64``  the best pretraining recipe measured (``icl_support/weights/tabicl-mini-w64.ckpt``): the
+              same architecture at embedding width 64 (2.46M parameters), more accurate than ``mini`` on
+              every held-out table and context size benchmarked, and slower. Same kind (``mini``).
 ``auto``      the released checkpoint if it is already in the Hugging Face cache, else ``mini``.
 ``random``    TabICL v2's true architecture with seeded random weights, built and saved in the
               cache: every code path and real timings, **chance accuracy**.
@@ -33,9 +37,17 @@ import torch
 RELEASED_REPO = "jingang/TabICL"
 RELEASED_FILE = "tabicl-classifier-v2-20260212.ckpt"
 RANDOM_BANNER = "RANDOM WEIGHTS: timing only"
-MINI_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "tabicl-mini.ckpt"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+MINI_CHECKPOINT = WEIGHTS_DIR / "tabicl-mini.ckpt"
 MINI_LABEL = "TabICL-mini (0.65M parameters, pretrained here on synthetic tables)"
+# every TabICL-mini shipped as package data: ``tabicl_checkpoint`` value -> (checkpoint, label)
+SHIPPED_MINI: dict[str, tuple[Path, str]] = {
+    "mini": (MINI_CHECKPOINT, MINI_LABEL),
+    "mini-w64": (WEIGHTS_DIR / "tabicl-mini-w64.ckpt",
+                 "TabICL-mini-w64 (2.46M parameters, pretrained here on synthetic tables)"),
+}  # fmt: skip
 KINDS = ("released", "mini", "local", "random")
+SPECS = ("released", "auto", "random", *SHIPPED_MINI)  # every named ``tabicl_checkpoint`` (else: a path)
 
 # TabICL v2 classifier architecture (tabicl 2.2.0 defaults + the v2 recipe; see reference/tabicl.md)
 V2_CONFIG: dict = dict(
@@ -50,10 +62,12 @@ V2_CONFIG: dict = dict(
 
 @dataclass(frozen=True)
 class TabICLWeights:
-    """Which TabICL weights a run used. ``kind``: one of :data:`KINDS`."""
+    """Which TabICL weights a run used. ``kind``: one of :data:`KINDS`; ``variant``: which shipped TabICL-mini
+    (a key of :data:`SHIPPED_MINI`) when ``kind == "mini"``."""
 
     kind: str
     path: str
+    variant: str = "mini"
 
     @property
     def is_random(self) -> bool:
@@ -63,16 +77,26 @@ class TabICLWeights:
     def name(self) -> str:
         """What to call TabICL in a legend or a table column: ``TabICL-mini``, ``TabICL``, ``TabICL (local)``, or
         ``TabICL (RANDOM WEIGHTS)``."""
-        return {"mini": "TabICL-mini", "released": "TabICL", "random": "TabICL (RANDOM WEIGHTS)"}.get(
-            self.kind, f"TabICL ({self.kind})"
-        )
+        if self.kind == "mini":
+            return f"TabICL-{self.variant}"
+        return {"released": "TabICL", "random": "TabICL (RANDOM WEIGHTS)"}.get(self.kind, f"TabICL ({self.kind})")
 
     @property
     def label(self) -> str:
         """Short label for figures and tables; random weights say so in capitals."""
         if self.is_random:
             return RANDOM_BANNER
-        return MINI_LABEL if self.kind == "mini" else f"TabICL weights: {self.kind}"
+        return SHIPPED_MINI[self.variant][1] if self.kind == "mini" else f"TabICL weights: {self.kind}"
+
+
+def recorded_name(provenance: dict) -> str:
+    """What to call TabICL in a recorded run, from its provenance (``tabicl_weights`` and, for TabICL-mini,
+    ``tabicl_variant``; records made before a second TabICL-mini shipped used the first, ``mini``)."""
+    kind = provenance.get("tabicl_weights", "unknown")
+    if kind == "mini":
+        return f"TabICL-{provenance.get('tabicl_variant') or 'mini'}"
+    names = {"released": "the released TabICL", "random": "TabICL (RANDOM WEIGHTS)"}
+    return names.get(kind, f"TabICL ({kind} weights)")
 
 
 def random_checkpoint(path: Path, seed: int = 0) -> Path:
@@ -169,15 +193,15 @@ def resolve_weights(spec: str, cache_dir: str | Path, seed: int = 0) -> TabICLWe
                 f"tabicl_checkpoint='/path/to/{RELEASED_FILE}' (a local copy), 'mini' (TabICL-mini, shipped) or "
                 f"'random' (timing only)."
             ) from err
-    if spec == "mini":
-        return TabICLWeights("mini", str(mini_checkpoint()))
+    if spec in SHIPPED_MINI:
+        return TabICLWeights("mini", str(mini_checkpoint(SHIPPED_MINI[spec][0])), variant=spec)
     if spec == "random":
         path = random_checkpoint(Path(cache_dir) / "tabicl" / f"tabicl-v2-random-seed{seed}.ckpt", seed)
         return TabICLWeights("random", str(path))
     path = Path(spec).expanduser()
     if not path.is_file():
         raise ValueError(
-            f"tabicl_checkpoint {spec!r} is neither 'released', 'mini', 'auto', 'random' nor an existing file"
+            f"tabicl_checkpoint {spec!r} is neither one of {', '.join(repr(v) for v in SPECS)} nor an existing file"
         )
     check_checkpoint(path)
     return TabICLWeights("local", str(path.resolve()))
