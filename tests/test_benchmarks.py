@@ -110,6 +110,30 @@ def test_ratio_line_states_the_goal_verdict():
     assert common.ratio_line("x", 2.0) == "RATIO x: 2x"
 
 
+def test_standardised_nearest_mean_scales_columns_by_the_context():
+    """One informative column at a small scale beside a loud noise column: the raw nearest class mean follows the
+    noise, the context-standardised one (what TabICL's preprocessing leaves) recovers the signal."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from benchmarks.tabicl_mini import standardised_nearest_mean
+
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        y = np.arange(n) % 2
+        return np.c_[0.01 * (2 * y - 1) + 0.001 * rng.normal(size=n), 10 * rng.normal(size=n)], y
+
+    (X, y), (Xt, yt) = rows(200), rows(400)
+    out = standardised_nearest_mean(SimpleNamespace(X_train=X, y_train=y, X_test=Xt, y_test=yt), (0.1, 1.0), [0, 1])
+    assert set(out) == {"0.1", "1"} and out["1"]["std"] == 0.0  # the whole pool: one context
+    assert out["1"]["mean"] > 0.95 and out["0.1"]["mean"] > 0.9
+    raw = np.mean(((Xt[:, None] - np.array([X[y == c].mean(0) for c in (0, 1)])) ** 2).sum(-1).argmin(1) == yt)
+    assert raw < 0.75  # the raw rows' nearest class mean is led by the loud column
+
+
 def test_tabicl_mini_quick(tmp_path):
     """TabICL-mini beside the peers on the same held-out splits; the bar is computed from the recorded means."""
     data = run_script("tabicl_mini", tmp_path / "bench-tabicl-mini.json")

@@ -122,7 +122,8 @@ def test_chapter0_smoke(executed):
     w64_bench = json.loads(Path("results/bench-tabicl-mini-w64.json").read_text())
     assert float(g["shipped_w64_tables_all"]) == pytest.approx(w64_bench["tables"]["summary"]["0"]["mean"]["tabicl"])
     assert 0 <= int(g["shipped_w64_ahead"]) <= int(g["shipped_measures"]) == 11
-    assert g["ch1_weights"].strip("'") == g["k1_weights"].strip("'") == "TabICL-mini, TabICL-mini-w64"
+    names = "TabICL-mini, TabICL-mini-w64, TabICL (tabicl-mini-w64-fs)"  # the tried recipe, by file
+    assert g["ch1_weights"].strip("'") == g["k1_weights"].strip("'") == names
     k1w = json.loads(Path("results/cifar10-k1-mini-w64.json").read_text())["results"]
     assert float(g["k1w_class_mean_tabicl"]) == pytest.approx(k1w["class_mean"]["1"]["tabicl"]["mean"])
 

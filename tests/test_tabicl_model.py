@@ -55,3 +55,5 @@ def test_every_shipped_mini_resolves_named_and_labelled(tmp_path):
     assert weights_name({"provenance": {"tabicl_weights": "mini", "tabicl_variant": "mini-w64"}}) == "TabICL-mini-w64"
     assert weights_name({"provenance": {"tabicl_weights": "mini"}}) == "TabICL-mini"
     assert weights_name({"provenance": {"tabicl_weights": "random"}}) == "TabICL (RANDOM WEIGHTS)"
+    local = {"tabicl_weights": "local", "tabicl_checkpoint": "tabicl-mini-w64-fs.ckpt"}
+    assert weights_name({"provenance": local}) == "TabICL (tabicl-mini-w64-fs)"

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..evaluation.tabicl_model import MINI_CHECKPOINT, SHIPPED_MINI, V2_CONFIG, recorded_name
+from ..evaluation.tabicl_model import MINI_CHECKPOINT, SHIPPED_MINI, V2_CONFIG, recorded_name, recorded_variant
 from ..pretraining.pretrain import MINI_CONFIG, PretrainConfig
 from ..pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
 
@@ -160,8 +160,12 @@ def heldout_table(bench: dict) -> pd.DataFrame:
     return out.rename(columns=EVALUATOR_LABELS)
 
 
+STANDARDISED_NCM = "nearest class mean, context-standardised rows"
+
+
 def embeddings_table(bench: dict) -> pd.DataFrame | None:
-    """Accuracy (mean over seeds) on the digits embeddings per context fraction and evaluator."""
+    """Accuracy (mean over seeds) on the digits embeddings per context fraction and evaluator (and the nearest
+    class mean on rows z-scored with the context's statistics, where the benchmark recorded it)."""
     emb = bench.get("embeddings")
     if not emb:
         return None
@@ -169,6 +173,8 @@ def embeddings_table(bench: dict) -> pd.DataFrame | None:
     for f, v in emb["by_fraction"].items():
         rows[float(f)] = {"context rows": v["n_context"], **{EVALUATOR_LABELS[k]: v[k]["mean"] for k in
                                                               ("tabicl", "logreg", "knn", "nearest_mean")}}  # fmt: skip
+        if "nearest_mean_standardised" in v:  # what TabICL's per-column z-scoring leaves to a nearest class mean
+            rows[float(f)][STANDARDISED_NCM] = v["nearest_mean_standardised"]["mean"]
     return pd.DataFrame(rows).T.sort_index().rename_axis("fraction")
 
 
@@ -227,7 +233,7 @@ def cifar_one_per_class_table(paths="results/cifar10-k1-mini.json") -> tuple[pd.
     names = [recorded_name(recs[0]["provenance"])]
     for rec in recs[1:]:
         names.append(recorded_name(rec["provenance"]))
-        variant = rec["provenance"].get("tabicl_variant") or rec["provenance"].get("tabicl_weights")
+        variant = recorded_variant(rec["provenance"])
         for strategy, by_k in rec["results"].items():
             entry = by_k.get("1", by_k.get("all"))
             if entry is None:
@@ -264,18 +270,30 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
 }
 
 
+def own_cpu_hours(meta: dict) -> float:
+    """CPU hours a pretraining run spent itself: its provenance's ``cpu_hours`` counts a warm-started run's
+    parent too (the clock continues), so subtract the CPU seconds logged at the parent's last step."""
+    parent = meta["pretrain_config"].get("parent")
+    if not parent:
+        return float(meta["cpu_hours"])
+    handoff = sum(stage["steps"] for stage in parent["stages"])
+    inherited = max((r["cpu_s"] for r in meta["loss_curve"] if r["step"] <= handoff), default=0.0)
+    return float(meta["cpu_hours"]) - inherited / 3600
+
+
 def recipes_table(records: dict[str, str | Path] = RECIPE_RECORDS) -> pd.DataFrame:
     """One row per pretraining recipe tried (``{recipe: provenance JSON}``; missing files are skipped): steps,
-    CPU hours, and its last held-out evaluation (mean of the four tables; the digits embeddings where the run
-    evaluated them, with the whole pool and with 12 context rows)."""
+    CPU hours (cumulative over a warm start's lineage, and the run's own, :func:`own_cpu_hours`), and its last
+    held-out evaluation (mean of the four tables; the digits embeddings where the run evaluated them, with the
+    whole pool and with 12 context rows)."""
     rows = {}
     for recipe, path in records.items():
         meta = _recorded(path)
         if meta is None:
             continue
         last = meta["evaluations"][-1]["eval"] if meta["evaluations"] else {}
-        rows[recipe] = {"steps": meta["steps"], "CPU hours": meta["cpu_hours"], "tables (mean)": last.get("mean"),
-                        "digits embeddings, whole pool": last.get("digits_embed"),
+        rows[recipe] = {"steps": meta["steps"], "CPU hours": meta["cpu_hours"], "own CPU hours": own_cpu_hours(meta),
+                        "tables (mean)": last.get("mean"), "digits embeddings, whole pool": last.get("digits_embed"),
                         "digits embeddings, 12 rows": last.get("digits_embed_12")}  # fmt: skip
     return pd.DataFrame(rows).T.rename_axis("recipe")
 
@@ -318,14 +336,17 @@ def shipped_comparison_table(benches: dict[str, dict]) -> pd.DataFrame:
     """The shipped TabICL-minis side by side on the bar's measures (``{name: benchmarks/tabicl_mini.py record}``,
     the same splits in each): one row per measure (the four tables' mean at each context size, the digits
     embeddings at each fraction), one column per checkpoint, then the nearest class mean and logistic
-    regression of the first record. Records on other splits are refused."""
+    regression (and, for the embeddings, the nearest class mean on context-standardised rows) of the first
+    record. Records on other splits are refused."""
     first = next(iter(benches.values()))
+    peers = {"nearest_mean": EVALUATOR_LABELS["nearest_mean"], "logreg": EVALUATOR_LABELS["logreg"],
+             "nearest_mean_standardised": STANDARDISED_NCM}  # fmt: skip
     rows: dict[str, dict] = {}
 
     def add(measure: str, name: str, values: dict) -> None:
         rows.setdefault(measure, {})[name] = values["tabicl"]
-        for ev in ("nearest_mean", "logreg"):
-            if rows[measure].setdefault(EVALUATOR_LABELS[ev], values[ev]) != values[ev]:
+        for ev, label in peers.items():
+            if ev in values and rows[measure].setdefault(label, values[ev]) != values[ev]:
                 raise ValueError(f"{name}'s benchmark scored {ev} differently at {measure!r}: other splits")
 
     for name, bench in benches.items():
@@ -334,8 +355,8 @@ def shipped_comparison_table(benches: dict[str, dict]) -> pd.DataFrame:
             add(f"four tables, {'all' if n == '0' else n} context rows", name, summary[n]["mean"])
         for f, v in (bench.get("embeddings") or {}).get("by_fraction", {}).items():
             add(f"digits embeddings, {float(f):.0%} ({v['n_context']} rows)", name,
-                {ev: v[ev]["mean"] for ev in ("tabicl", "nearest_mean", "logreg")})  # fmt: skip
-    columns = [*benches, EVALUATOR_LABELS["nearest_mean"], EVALUATOR_LABELS["logreg"]]
+                {ev: v[ev]["mean"] for ev in ("tabicl", *peers) if ev in v})  # fmt: skip
     if not first.get("embeddings"):
         rows = {k: v for k, v in rows.items() if k.startswith("four")}
-    return pd.DataFrame(rows).T[columns].rename_axis("measure")
+    table = pd.DataFrame(rows).T.rename_axis("measure")
+    return table[[c for c in [*benches, *peers.values()] if c in table]]

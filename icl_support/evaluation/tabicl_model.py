@@ -89,12 +89,25 @@ class TabICLWeights:
         return SHIPPED_MINI[self.variant][1] if self.kind == "mini" else f"TabICL weights: {self.kind}"
 
 
-def recorded_name(provenance: dict) -> str:
-    """What to call TabICL in a recorded run, from its provenance (``tabicl_weights`` and, for TabICL-mini,
-    ``tabicl_variant``; records made before a second TabICL-mini shipped used the first, ``mini``)."""
+def recorded_variant(provenance: dict) -> str:
+    """Which weights a recorded run used, in one word: the shipped TabICL-mini's variant (``mini``,
+    ``mini-w64``; records made before a second one shipped used ``mini``), a local checkpoint's file stem,
+    or the kind (``released``, ``random``)."""
     kind = provenance.get("tabicl_weights", "unknown")
     if kind == "mini":
-        return f"TabICL-{provenance.get('tabicl_variant') or 'mini'}"
+        return provenance.get("tabicl_variant") or "mini"
+    if kind == "local" and provenance.get("tabicl_checkpoint"):
+        return Path(provenance["tabicl_checkpoint"]).stem
+    return kind
+
+
+def recorded_name(provenance: dict) -> str:
+    """What to call TabICL in a recorded run, from its provenance (see :func:`recorded_variant`)."""
+    kind = provenance.get("tabicl_weights", "unknown")
+    if kind == "mini":
+        return f"TabICL-{recorded_variant(provenance)}"
+    if kind == "local":
+        return f"TabICL ({recorded_variant(provenance)})"  # a local checkpoint, by file
     names = {"released": "the released TabICL", "random": "TabICL (RANDOM WEIGHTS)"}
     return names.get(kind, f"TabICL ({kind} weights)")
 
