@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from icl_support.book.notebook import json_safe, provenance, write_json
 from icl_support.core.config import resolve_settings
@@ -48,3 +49,32 @@ def test_recipes_table_and_curves_read_every_recorded_recipe(tmp_path):
     assert curves(left) == {"a": [[0.5, 0.6], [1.0, 0.8]], "b": [[0.5, 0.7]]}
     assert curves(right) == {"b": [[0.5, 0.5]]}
     plt.close(fig)
+
+
+def test_own_cpu_hours_subtracts_a_warm_start_parent():
+    from icl_support.chapters.tabicl_mini import own_cpu_hours
+
+    curve = [{"step": 50, "cpu_s": 1800.0}, {"step": 100, "cpu_s": 3600.0}, {"step": 150, "cpu_s": 7200.0}]
+    child = {"cpu_hours": 3.0, "pretrain_config": {"parent": {"stages": [{"steps": 100}]}}, "loss_curve": curve}
+    assert own_cpu_hours(child) == pytest.approx(2.0)  # the parent's hour at step 100 is not the child's
+    assert own_cpu_hours({"cpu_hours": 1.5, "pretrain_config": {"parent": None}}) == 1.5
+    assert own_cpu_hours({"cpu_hours": 1.5}) == 1.5
+
+
+def test_shipped_comparison_and_trade_values_follow_the_recorded_benchmarks():
+    import copy
+
+    from icl_support.chapters.tabicl_mini import shipped_comparison_table, trade_values
+
+    w64 = json.loads(open("results/bench-tabicl-mini-w64.json").read())
+    fs = json.loads(open("results/bench-tabicl-mini-w64-fs.json").read())
+    values = trade_values(w64, fs)
+    by_fraction = fs["embeddings"]["by_fraction"].values()
+    worst = min(v["tabicl"]["mean"] - v["nearest_mean"]["mean"] for v in by_fraction)
+    assert values["fs_worst_gap"] == pytest.approx(worst)
+    assert values["n_digits_fractions"] == len(by_fraction) and 0 <= values["fs_ahead_digits"] <= len(by_fraction)
+    assert values["fs_tables_all"] == pytest.approx(fs["tables"]["summary"]["0"]["mean"]["tabicl"])
+    other = copy.deepcopy(fs)
+    other["tables"]["summary"]["10"]["mean"]["nearest_mean"] += 0.01  # a peer scored on other splits
+    with pytest.raises(ValueError, match="other splits"):
+        shipped_comparison_table({"a": w64, "b": other})

@@ -273,7 +273,7 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
 def own_cpu_hours(meta: dict) -> float:
     """CPU hours a pretraining run spent itself: its provenance's ``cpu_hours`` counts a warm-started run's
     parent too (the clock continues), so subtract the CPU seconds logged at the parent's last step."""
-    parent = meta["pretrain_config"].get("parent")
+    parent = meta.get("pretrain_config", {}).get("parent")
     if not parent:
         return float(meta["cpu_hours"])
     handoff = sum(stage["steps"] for stage in parent["stages"])
@@ -360,3 +360,60 @@ def shipped_comparison_table(benches: dict[str, dict]) -> pd.DataFrame:
         rows = {k: v for k, v in rows.items() if k.startswith("four")}
     table = pd.DataFrame(rows).T.rename_axis("measure")
     return table[[c for c in [*benches, *peers.values()] if c in table]]
+
+
+def one_per_class_values(table: pd.DataFrame, variant: str = "mini-w64", tried: str = "tabicl-mini-w64-fs") -> dict:
+    """Chapter 0's glued numbers from :func:`cifar_one_per_class_table`: ``k1_<context>_<evaluator>`` for the first
+    record's contexts (TabICL and the nearest class mean); ``k1w_<context>_tabicl`` for ``variant`` on the same
+    contexts and on the rows distilled through itself; ``k1_fs_ahead`` of ``k1_shared``: on how many real and
+    synthetic contexts the ``tried`` checkpoint beats ``variant`` (keys absent when their record is)."""
+    first = [s for s in table.index if "(" not in s]  # the first record's contexts
+    out = {f"k1_{s}_{ev}": table.loc[s, ev] for s in first for ev in ("tabicl", "nearest_mean")}
+    shipped, other = f"tabicl ({variant})", f"tabicl ({tried})"
+    if shipped in table:
+        out.update({f"k1w_{s}_tabicl": table.loc[s, shipped] for s in first if s != "tabicl_lgm"})
+        own = table.loc[f"tabicl_lgm ({variant})"]
+        out.update(k1w_tabicl_lgm_tabicl=own[shipped], k1w_tabicl_lgm_nearest_mean=own["nearest_mean"])
+        if other in table:
+            shared = [s for s in first if s not in ("tabicl_lgm", "full")]  # the same one-per-class contexts
+            out.update(k1_fs_ahead=int((table.loc[shared, other] > table.loc[shared, shipped]).sum()),
+                       k1_shared=len(shared))  # fmt: skip
+    return out
+
+
+def shipped_values(shipped: pd.DataFrame, benches: dict[str, dict]) -> dict:
+    """Chapter 0's glued numbers from :func:`shipped_comparison_table` (columns ``TabICL-mini`` and
+    ``TabICL-mini-w64``) and the ``benches`` (``{variant: record}``): worst shortfall against the nearest class
+    mean on the digits embeddings, measures where ``mini-w64`` leads, the smallest context's numbers (with the
+    context-standardised nearest class mean) and the tables bar."""
+    digits = shipped.index.str.startswith("digits")
+    ncm = shipped.loc[digits, EVALUATOR_LABELS["nearest_mean"]]
+    small = shipped.index[digits][0]  # the smallest fraction
+    bar = benches["mini-w64"]["bar"]
+    tables_bar = bar.get("tables_vs_nearest_mean") and bar.get("tables_vs_logreg")
+    return {
+        "shipped_worst_gap_mini": float((shipped.loc[digits, "TabICL-mini"] - ncm).min()),
+        "shipped_worst_gap_w64": float((shipped.loc[digits, "TabICL-mini-w64"] - ncm).min()),
+        "shipped_w64_ahead": int((shipped["TabICL-mini-w64"] > shipped["TabICL-mini"]).sum()),
+        "shipped_measures": len(shipped),
+        "shipped_small_measure": small.removeprefix("digits embeddings, "),
+        "shipped_w64_small": shipped.loc[small, "TabICL-mini-w64"],
+        "shipped_ncm_small": shipped.loc[small, EVALUATOR_LABELS["nearest_mean"]],
+        "shipped_ncm_std_small": shipped.loc[small, STANDARDISED_NCM],
+        "shipped_w64_tables_all": shipped.loc["four tables, all context rows", "TabICL-mini-w64"],
+        "shipped_w64_bar_tables": "met" if tables_bar else "NOT met",
+    }
+
+
+def trade_values(shipped_bench: dict, tried_bench: dict) -> dict:
+    """How a tried checkpoint compares with the shipped one on the same benchmark splits: worst shortfall against
+    the nearest class mean on the digits embeddings (``fs_worst_gap``), at how many fractions it leads
+    (``fs_ahead_digits`` of ``n_digits_fractions``) and its tables mean with the whole pool (``fs_tables_all``)."""
+    both = shipped_comparison_table({"shipped": shipped_bench, "tried": tried_bench})
+    digits = both.index.str.startswith("digits")
+    return {
+        "fs_worst_gap": float((both.loc[digits, "tried"] - both.loc[digits, EVALUATOR_LABELS["nearest_mean"]]).min()),
+        "fs_tables_all": both.loc["four tables, all context rows", "tried"],
+        "fs_ahead_digits": int((both.loc[digits, "tried"] > both.loc[digits, "shipped"]).sum()),
+        "n_digits_fractions": int(digits.sum()),
+    }
