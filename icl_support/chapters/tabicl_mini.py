@@ -221,8 +221,22 @@ def cifar_one_per_class_table(paths="results/cifar10-k1-mini.json") -> tuple[pd.
     recs = _records(paths)
     if recs is None:
         return None
+    rows = _one_per_class_rows(recs[0])
+    for rec in recs[1:]:
+        variant = recorded_variant(rec["provenance"])
+        for strategy, row in _one_per_class_rows(rec).items():
+            tabicl = {f"tabicl ({variant})": row.pop("tabicl"), f"tabicl ({variant}) std": row.pop("tabicl std")}
+            if strategy == "tabicl_lgm":  # rows distilled through this TabICL: a context of its own
+                rows[f"tabicl_lgm ({variant})"] = {**row, **tabicl}
+            elif strategy in rows:
+                rows[strategy].update(tabicl)
+    return pd.DataFrame(rows).T, ", ".join(recorded_name(rec["provenance"]) for rec in recs)
+
+
+def _one_per_class_rows(rec: dict) -> dict[str, dict]:
+    """``{strategy: {rows, seeds, <evaluator>, <evaluator> std}}`` of a recorded run at k = 1 (or the whole pool)."""
     rows = {}
-    for strategy, by_k in recs[0]["results"].items():
+    for strategy, by_k in rec["results"].items():
         entry = by_k.get("1", by_k.get("all"))
         if entry is None:
             continue
@@ -230,25 +244,7 @@ def cifar_one_per_class_table(paths="results/cifar10-k1-mini.json") -> tuple[pd.
         for ev in ("tabicl", "logreg", "nearest_mean", "one_nn"):
             rows[strategy][ev] = entry[ev]["mean"]
             rows[strategy][f"{ev} std"] = entry[ev]["std"]
-    names = [recorded_name(recs[0]["provenance"])]
-    for rec in recs[1:]:
-        names.append(recorded_name(rec["provenance"]))
-        variant = recorded_variant(rec["provenance"])
-        for strategy, by_k in rec["results"].items():
-            entry = by_k.get("1", by_k.get("all"))
-            if entry is None:
-                continue
-            if strategy == "tabicl_lgm":  # rows distilled through this TabICL: a context of its own
-                row = {"rows": entry["rows"], "seeds": entry["nearest_mean"]["n"]}
-                for ev in ("logreg", "nearest_mean", "one_nn"):
-                    row[ev], row[f"{ev} std"] = entry[ev]["mean"], entry[ev]["std"]
-                rows[f"tabicl_lgm ({variant})"] = row
-                row[f"tabicl ({variant})"] = entry["tabicl"]["mean"]
-                row[f"tabicl ({variant}) std"] = entry["tabicl"]["std"]
-            elif strategy in rows:
-                rows[strategy][f"tabicl ({variant})"] = entry["tabicl"]["mean"]
-                rows[strategy][f"tabicl ({variant}) std"] = entry["tabicl"]["std"]
-    return pd.DataFrame(rows).T, ", ".join(names)
+    return rows
 
 
 def columns_table(path: str | Path = "results/bench-tabicl-mini-columns.json") -> pd.DataFrame | None:
@@ -381,19 +377,24 @@ def one_per_class_values(table: pd.DataFrame, variant: str = "mini-w64", tried: 
     return out
 
 
+def worst_embedding_gap(table: pd.DataFrame, column: str) -> float:
+    """The worst (smallest) ``column`` minus nearest class mean over the digits-embedding rows of a
+    :func:`shipped_comparison_table`: the bar's last condition holds when it is >= 0."""
+    digits = table.index.str.startswith("digits")
+    return float((table.loc[digits, column] - table.loc[digits, EVALUATOR_LABELS["nearest_mean"]]).min())
+
+
 def shipped_values(shipped: pd.DataFrame, benches: dict[str, dict]) -> dict:
     """Chapter 0's glued numbers from :func:`shipped_comparison_table` (columns ``TabICL-mini`` and
     ``TabICL-mini-w64``) and the ``benches`` (``{variant: record}``): worst shortfall against the nearest class
     mean on the digits embeddings, measures where ``mini-w64`` leads, the smallest context's numbers (with the
     context-standardised nearest class mean) and the tables bar."""
-    digits = shipped.index.str.startswith("digits")
-    ncm = shipped.loc[digits, EVALUATOR_LABELS["nearest_mean"]]
-    small = shipped.index[digits][0]  # the smallest fraction
+    small = shipped.index[shipped.index.str.startswith("digits")][0]  # the smallest fraction
     bar = benches["mini-w64"]["bar"]
     tables_bar = bar.get("tables_vs_nearest_mean") and bar.get("tables_vs_logreg")
     return {
-        "shipped_worst_gap_mini": float((shipped.loc[digits, "TabICL-mini"] - ncm).min()),
-        "shipped_worst_gap_w64": float((shipped.loc[digits, "TabICL-mini-w64"] - ncm).min()),
+        "shipped_worst_gap_mini": worst_embedding_gap(shipped, "TabICL-mini"),
+        "shipped_worst_gap_w64": worst_embedding_gap(shipped, "TabICL-mini-w64"),
         "shipped_w64_ahead": int((shipped["TabICL-mini-w64"] > shipped["TabICL-mini"]).sum()),
         "shipped_measures": len(shipped),
         "shipped_small_measure": small.removeprefix("digits embeddings, "),
@@ -412,7 +413,7 @@ def trade_values(shipped_bench: dict, tried_bench: dict) -> dict:
     both = shipped_comparison_table({"shipped": shipped_bench, "tried": tried_bench})
     digits = both.index.str.startswith("digits")
     return {
-        "fs_worst_gap": float((both.loc[digits, "tried"] - both.loc[digits, EVALUATOR_LABELS["nearest_mean"]]).min()),
+        "fs_worst_gap": worst_embedding_gap(both, "tried"),
         "fs_tables_all": both.loc["four tables, all context rows", "tried"],
         "fs_ahead_digits": int((both.loc[digits, "tried"] > both.loc[digits, "shipped"]).sum()),
         "n_digits_fractions": int(digits.sum()),
