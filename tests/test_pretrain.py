@@ -272,3 +272,56 @@ def test_fewshot_recipe_continues_the_wide_run():
     assert fs.stage_at(3399)[1].name == "few-shot" and fs.stage_at(3400)[1].name == "dense-many"
     shapes = [batch_shape(fs, step) for step in range(fs.total_steps - 20, fs.total_steps)]
     assert all(s.n_train in range(10, 70, 10) and s.n_features >= 16 for s in shapes)
+
+
+def test_fewshot2_recipe_draws_balanced_k_shot_contexts_and_pool_statistics():
+    """mini-w64-fs2: continues mini-w64-fs; in its k-shot stages most Gaussian-mixture batches hold exactly k
+    context rows of each of C classes (i.i.d. samples, not prototypes), and about half are preprocessed with the
+    statistics of the whole table (the pool)."""
+    from icl_support.pretraining.pretrain import RECIPES, batch_shape
+
+    fs2, fs = RECIPES["mini-w64-fs2"], RECIPES["mini-w64-fs"]
+    assert fs2.parent == fs and fs2.start_step == fs.total_steps == 5400 and fs2.model == fs.model
+    steps = range(fs2.start_step, fs2.start_step + 120)
+    shapes = [batch_shape(fs2, s) for s in steps]
+    balanced = [(s, shape) for s, shape in zip(steps, shapes, strict=True) if shape.n_classes is not None]
+    assert len(balanced) > 40 and 20 < sum(shape.pool_stats for shape in shapes) < 100
+    for step, shape in balanced[:6]:
+        batch = sample_batch(fs2, step)
+        k = shape.n_train // shape.n_classes
+        assert 1 <= k <= 5 and shape.n_train == k * shape.n_classes
+        for yi in batch.y:
+            counts = torch.bincount(yi[: shape.n_train], minlength=shape.n_classes)
+            assert counts.tolist() == [k] * shape.n_classes  # exactly k of every class
+            # the context rows are distinct samples, not copies of one prototype per class
+        assert len(torch.unique(batch.X[0, : shape.n_train], dim=0)) == shape.n_train
+        assert batch.pool_stats == shape.pool_stats
+    # earlier recipes draw what they drew before these options existed (their digests too)
+    assert all(batch_shape(fs, s).n_classes is None and not batch_shape(fs, s).pool_stats for s in range(5000, 5040))
+    digests = {json.loads(p.read_text())["config_digest"] for p in (MINI_CHECKPOINT.parent).glob("*.json")}
+    assert {RECIPES["mini-v1"].digest(), RECIPES["mini-w64"].digest()} <= digests
+
+
+def test_pool_statistics_preprocess_with_every_row_of_the_table():
+    batch = gaussian_mixture_tables(2, 80, 10, 5, 5, seed=4, balanced=True)
+    out = preprocess_like_wrapper(batch.X.double(), 10, fit_rows=80)
+    for i in range(2):
+        stats = fit_context_stats(batch.X[i, :10].double(), X_pool=batch.X[i].double())
+        torch.testing.assert_close(out[i].double(), apply_context_stats(batch.X[i].double(), stats))
+    assert not torch.allclose(out, preprocess_like_wrapper(batch.X.double(), 10))
+    with pytest.raises(ValueError, match="divisible"):
+        gaussian_mixture_tables(1, 80, 11, 5, 5, seed=4, balanced=True)
+    with pytest.raises(ValueError, match="balanced contexts need shots"):
+        Stage("bad", 10, features=(2, 3), classes=(2, 2), rows=(10, 20), lr=1e-3, balanced=0.5)
+
+
+def test_snapshots_keep_the_model_and_cuda_is_refused_clearly(tmp_path):
+    from icl_support.pretraining.pretrain import main, snapshot_checkpoints
+
+    pretrain(tmp_path / "run", TINY, max_steps=6, progress=False, snapshot_every=3)
+    snaps = snapshot_checkpoints(tmp_path / "run")
+    assert [p.name for p in snaps] == ["step-000003.pt", "step-000006.pt"]
+    check_checkpoint(snaps[-1])  # a TabICL checkpoint the wrapper loads
+    if not torch.cuda.is_available():
+        assert main([str(tmp_path / "gpu"), "--device", "cuda", "--max-steps", "1", "--no-eval"]) == 2
+        assert not (tmp_path / "gpu" / "state.pt").exists()

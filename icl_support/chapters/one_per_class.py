@@ -27,7 +27,8 @@ from ..evaluation.run import Run
 from ..evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
 
 STRATEGIES = ("random", "centroid", "distilled", "neighbors")
-EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl")
+# ``tabicl`` fits TabICL's preprocessing as ``settings.context_stats`` says; ``tabicl_pool`` always on the pool
+EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl", "tabicl_pool")
 
 
 def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dict:
@@ -42,9 +43,11 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
     probe = ProbeSetup(
         data.features, data.crop, s.probe_augs, s.probe_epochs, s.probe_seeds, torch.Generator().manual_seed(s.seed)
     )
-    env = EvalEnv(seed=s.seed, tabicl=run.tabicl, probe=probe)
+    env = EvalEnv(seed=s.seed, tabicl=run.tabicl, probe=probe, context_stats=s.context_stats)
     reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
-    scorer = Scorer(EVALUATORS, data.Z_test, data.y_test, env, reduce=reduce, raw=("nearest_mean", "one_nn"))
+    scorer = Scorer(
+        EVALUATORS, data.Z_test, data.y_test, env, reduce=reduce, raw=("nearest_mean", "one_nn"), pool=data.Z_pool
+    )
     out: dict = {}
     for name in STRATEGIES:
         built = build(name, inputs, s.ipc, n_seeds=s.random_draws if name == "random" else None)
@@ -131,7 +134,9 @@ def summary_table(results: dict, weights) -> pd.DataFrame:
     rows = {name: {ev: f"{r[ev]['mean']:.3f} ± {r[ev]['std']:.3f} (n={r[ev]['n']})" for ev in EVALUATORS}
             for name, r in results.items()}  # fmt: skip
     table = pd.DataFrame(rows).T
-    return table.rename(columns={"tabicl": "tabicl (RANDOM WEIGHTS: chance)"}) if weights.is_random else table
+    if weights.is_random:
+        return table.rename(columns={ev: f"{ev} (RANDOM WEIGHTS: chance)" for ev in ("tabicl", "tabicl_pool")})
+    return table
 
 
 def histogram_figure(results: dict, weights) -> plt.Figure:
@@ -146,7 +151,7 @@ def histogram_figure(results: dict, weights) -> plt.Figure:
         ax.axvline(np.mean(draws), color="red", label="random mean")
         for name, (color, ls) in styles.items():
             ax.axvline(results[name][ev]["mean"], color=color, ls=ls, label=name)
-        ax.set_title(weights.name if ev == "tabicl" else ev, fontsize=9)
+        ax.set_title({"tabicl": weights.name, "tabicl_pool": f"{weights.name}, pool stats"}.get(ev, ev), fontsize=9)
         ax.set_xlabel("test accuracy")
     axes[0].set_ylabel("random draws")
     axes[-1].legend(fontsize=7)
@@ -162,4 +167,17 @@ def glued_numbers(results: dict) -> dict:
     probe = {name: results[name]["linear_probe"]["mean"] for name in STRATEGIES}
     values["probe_ranking"] = " > ".join(f"{n} ({probe[n]:.3f})" for n in sorted(probe, key=probe.get, reverse=True))
     values["n_random"] = results["random"]["linear_probe"]["n"]
+    for name in STRATEGIES:  # learner adequacy: TabICL over 1-NN on the same context rows
+        for ev in ("tabicl", "tabicl_pool"):
+            values[f"{name}_{ev}_adequacy"] = learner_adequacy(
+                results[name][ev]["mean"], results[name]["one_nn"]["mean"]
+            )
     return values
+
+
+ADEQUACY_BAR = 0.85  # below this share of 1-NN's accuracy on the same rows, a TabICL verdict is not the contexts'
+
+
+def learner_adequacy(tabicl: float, one_nn: float) -> float:
+    """TabICL's accuracy over 1-NN's on the same context rows (NaN when 1-NN scores 0)."""
+    return float(tabicl / one_nn) if one_nn > 0 else float("nan")

@@ -22,6 +22,8 @@ from ..evaluation.scoring import EvalEnv, Scorer, stats
 from .strategies import BuildInputs, build, sweep_names
 
 EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
+# scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool")
+ONE_PER_CLASS_EVALUATORS = ("tabicl_pool",)
 
 
 def make_scorer(run: Run, data: ImageData) -> Scorer:
@@ -30,8 +32,9 @@ def make_scorer(run: Run, data: ImageData) -> Scorer:
     reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
     m = s.n_tabicl_test or len(data.y_test)
     tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(data.y_test))[:m])
-    env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows)
-    return Scorer(EVALUATORS, data.Z_test, data.y_test, env, reduce=reduce)
+    env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows, context_stats=s.context_stats)
+    evaluators = EVALUATORS + ONE_PER_CLASS_EVALUATORS
+    return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool)
 
 
 def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
@@ -56,8 +59,11 @@ def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
         if not built.contexts:
             skipped.setdefault(name, {})[key] = built.note
             continue
-        scores = [scorer(ctx.X, ctx.y) for ctx in built.contexts]
-        entry = {ev: stats([sc[ev] for sc in scores]) for ev in EVALUATORS}
+        skip = () if k == 1 else ONE_PER_CLASS_EVALUATORS
+        scores = [scorer(ctx.X, ctx.y, skip=skip) for ctx in built.contexts]
+        entry = {
+            ev: stats([sc[ev] for sc in scores]) for ev in EVALUATORS + ONE_PER_CLASS_EVALUATORS if ev in scores[0]
+        }
         entry["tabicl_seconds"] = stats([sc["tabicl_seconds"] for sc in scores])
         entry["build_seconds"] = stats(built.seconds)
         entry["rows"] = int(len(built.contexts[0].y))

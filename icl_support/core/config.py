@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 CORRUPTION_NAMES = ("gaussian_noise", "gaussian_blur", "contrast", "jpeg")  # icl_support.data.corruptions
+CONTEXT_STATS = ("context", "pool")  # icl_support.evaluation.context_stats
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Settings:
     embed_batch_size: int = 64
     pca_dim: int = 0  # PCA width fitted on the whole train pool (0 = raw embeddings)
     n_estimators: int = 1  # TabICL ensemble members
+    # whose statistics TabICL's preprocessing is fitted on for the headline TabICL number: "context" (TabICL as
+    # shipped) or "pool" (the unlabelled pool the context came from); 1-per-class contexts report both
+    context_stats: str = "context"
     # chapter 1: accuracy vs fraction of the train pool used as context
     fractions: tuple[float, ...] = (0.01, 0.05, 0.2, 1.0)
     n_seeds: int = 3
@@ -285,6 +289,10 @@ def _check_values(s: Settings) -> None:
     if not 0 <= s.lgm_image_size <= s.distill_res:
         raise ValueError(
             f"parameter 'lgm_image_size' must be in 0..distill_res ({s.distill_res}), got {s.lgm_image_size}"
+        )
+    if s.context_stats not in CONTEXT_STATS:
+        raise ValueError(
+            f"parameter 'context_stats' must be one of {', '.join(CONTEXT_STATS)}, got {s.context_stats!r}"
         )
     bad = sorted(set(s.corruptions) - set(CORRUPTION_NAMES))
     if bad:

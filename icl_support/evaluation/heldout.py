@@ -130,7 +130,9 @@ def quick_evaluation(model: torch.nn.Module, config: dict, extra: dict | None = 
     sklearn wrapper."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "eval.ckpt")
-        torch.save({"config": dict(config), "state_dict": model.state_dict()}, path)
+        torch.save(
+            {"config": dict(config), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path
+        )
         rows = evaluate_checkpoint(path, peers=False)
         out = {r["table"]: r["tabicl"] for r in rows}
         out["mean"] = float(np.mean(list(out.values())))

@@ -12,7 +12,10 @@ Registered here:
 ``knn``           distance-weighted k-NN, k = min(5, rows)
 ``one_nn``        1-nearest neighbour
 ``tabicl``        TabICL on the run's weights (``env.tabicl`` makes the classifier); scored on ``env.tabicl_rows``
-                  of the test rows only (all when ``None``); its fit + predict seconds go to ``tabicl_seconds``
+                  of the test rows only (all when ``None``); its fit + predict seconds go to ``tabicl_seconds``;
+                  preprocessing fitted as ``env.context_stats`` says (:mod:`icl_support.evaluation.context_stats`)
+``tabicl_pool``   the same with the preprocessing fitted on the pool (``env.pool``), whatever ``env.context_stats``
+``tabicl_context`` the same with the preprocessing fitted on the context rows (TabICL as shipped)
 ``linear_probe``  LGM's linear probe on augmented views of the context's *images* (``needs_images``); returns
                   one accuracy per probe seed
 
@@ -93,6 +96,8 @@ class EvalEnv:
     tabicl_rows: np.ndarray | None = None
     probe: ProbeSetup | None = None
     extra: dict = field(default_factory=dict)
+    context_stats: str = "context"  # whose statistics TabICL's preprocessing is fitted on (``tabicl``)
+    pool: np.ndarray | None = None  # the unlabelled pool in the evaluators' rows (set by ``Scorer(pool=...)``)
 
 
 def _peer(name: str):
@@ -111,14 +116,29 @@ for _name, _summary in (
     register_evaluator(_name, summary=_summary)(_peer(_name))
 
 
-@register_evaluator("tabicl", summary="TabICL (the run's weights) on the context rows")
-def _tabicl(X, y, X_test, y_test, env: EvalEnv) -> float:
-    rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
-    start = time.perf_counter()
-    clf = env.tabicl(env.seed).fit(X, y)
-    accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
-    env.extra["tabicl_seconds"] = time.perf_counter() - start
-    return accuracy
+def _tabicl_with(context_stats: str | None, name: str):
+    def fit_score(X, y, X_test, y_test, env: EvalEnv) -> float:
+        from .context_stats import fit_tabicl
+
+        rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
+        start = time.perf_counter()
+        stats_ = context_stats or env.context_stats
+        clf = fit_tabicl(env.tabicl(env.seed), X, y, context_stats=stats_, X_pool=env.pool)
+        accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
+        env.extra[f"{name}_seconds"] = time.perf_counter() - start
+        return accuracy
+
+    return fit_score
+
+
+register_evaluator("tabicl", summary="TabICL (the run's weights) on the context rows")(_tabicl_with(None, "tabicl"))
+register_evaluator("tabicl_pool", summary="TabICL, preprocessing fitted on the pool")(
+    _tabicl_with("pool", "tabicl_pool")
+)
+register_evaluator("tabicl_context", summary="TabICL as shipped, preprocessing fitted on the context rows")(
+    _tabicl_with("context", "tabicl_context")
+)
+TABICL_EVALUATORS = ("tabicl", "tabicl_pool", "tabicl_context")
 
 
 @register_evaluator("linear_probe", needs_images=True, summary="LGM's linear probe on augmented views of the images")
@@ -135,8 +155,10 @@ class Scorer:
 
     ``reduce`` (raw rows -> evaluator rows, e.g. a fitted PCA) is applied to the context and test rows of
     every row evaluator except those in ``raw``, which read raw rows (chapter 4's peers). TabICL is skipped
-    when ``env.tabicl`` is ``None``. Returns ``{evaluator: accuracy}`` (the mean over seeds for list-valued
-    evaluators, whose per-seed values go to ``<name>_seeds``) plus ``tabicl_seconds`` when TabICL ran.
+    when ``env.tabicl`` is ``None``. ``pool`` (N, F) raw: the unlabelled pool the contexts come from, reduced
+    like the rows and kept as ``env.pool`` for ``context_stats="pool"``. Returns ``{evaluator: accuracy}``
+    (the mean over seeds for list-valued evaluators, whose per-seed values go to ``<name>_seeds``) plus
+    ``<tabicl evaluator>_seconds`` for each TabICL evaluator that ran.
     """
 
     def __init__(
@@ -147,17 +169,25 @@ class Scorer:
         env: EvalEnv,
         reduce: Callable[[np.ndarray], np.ndarray] | None = None,
         raw: Sequence[str] = (),
+        pool: np.ndarray | None = None,
     ):
-        self.evaluators = [get_evaluator(e) for e in evaluators if not (e == "tabicl" and env.tabicl is None)]
+        self.evaluators = [get_evaluator(e) for e in evaluators if not (e in TABICL_EVALUATORS and env.tabicl is None)]
         self.env, self.y_test, self.raw = env, np.asarray(y_test), set(raw)
         self.reduce = reduce or (lambda Z: Z)
         self.Z_test = np.asarray(Z_test)
         self.Z_test_reduced = self.reduce(self.Z_test)
+        if pool is not None:
+            self.env.pool = self.reduce(np.asarray(pool))
 
-    def __call__(self, X: np.ndarray, y: np.ndarray, images: torch.Tensor | None = None) -> dict[str, float]:
+    def __call__(
+        self, X: np.ndarray, y: np.ndarray, images: torch.Tensor | None = None, skip: Sequence[str] = ()
+    ) -> dict[str, float]:
+        """Scores of every evaluator but those in ``skip`` (see the class docstring)."""
         X_reduced = self.reduce(X)
         out: dict[str, float] = {}
         for ev in self.evaluators:
+            if ev.name in skip:
+                continue
             if ev.needs_images:
                 if images is None:
                     raise ValueError(f"evaluator {ev.name!r} needs the context's images; none were given")
@@ -170,8 +200,8 @@ class Scorer:
                 out[f"{ev.name}_seeds"] = value
                 value = float(np.mean(value))
             out[ev.name] = float(value)
-            if ev.name == "tabicl":
-                out["tabicl_seconds"] = float(self.env.extra.pop("tabicl_seconds"))
+            if ev.name in TABICL_EVALUATORS:
+                out[f"{ev.name}_seconds"] = float(self.env.extra.pop(f"{ev.name}_seconds"))
         return out
 
     def per_class_recall(self, X: np.ndarray, y: np.ndarray, evaluator: str = "nearest_mean") -> np.ndarray:

@@ -82,10 +82,16 @@ def constant_filter(X_ctx: Tensor) -> Tensor:
     return keep
 
 
-def fit_context_stats(X_ctx: Tensor, outlier_threshold: float = OUTLIER_THRESHOLD) -> ContextStats:
-    """Fit the wrapper's ``none`` preprocessing pipeline on the context rows ``X_ctx`` (N, F)."""
+def fit_context_stats(
+    X_ctx: Tensor, outlier_threshold: float = OUTLIER_THRESHOLD, X_pool: Tensor | None = None
+) -> ContextStats:
+    """Fit the wrapper's ``none`` preprocessing pipeline on the context rows ``X_ctx`` (N, F).
+
+    ``X_pool`` (P, F): fit the z-score and outlier bounds on these rows instead (``context_stats="pool"``,
+    :mod:`icl_support.evaluation.context_stats`); the constant-column filter stays the context's.
+    """
     keep = constant_filter(X_ctx.detach())
-    X = X_ctx[:, keep]
+    X = (X_ctx if X_pool is None else X_pool)[:, keep]
     n = X.shape[0]
     # CustomStandardScaler: np.mean, np.std (ddof 0) + eps
     mean = X.mean(0)
@@ -188,12 +194,16 @@ class TorchTabICL(nn.Module):
             if not bool(torch.isfinite(X).all()):
                 raise ValueError(f"{name} contains NaN/inf (the wrapper's mean imputation is not reproduced)")
 
-    def forward(self, X_ctx: Tensor, y_ctx: Tensor, X_query: Tensor) -> Tensor:
+    def forward(self, X_ctx: Tensor, y_ctx: Tensor, X_query: Tensor, X_pool: Tensor | None = None) -> Tensor:
         """Raw logits (M, C) float32 of the query rows; column c = ``encode_labels(y_ctx)[0][c]``.
 
         ``X_ctx`` (N, F) float, ``y_ctx`` (N,) integer labels (C <= 10 distinct), ``X_query`` (M, F).
+        ``X_pool`` (P, F): preprocessing statistics fitted on these rows (``context_stats="pool"``); ``None``:
+        on the context rows, as the wrapper does.
         """
         self._check(X_ctx, y_ctx, X_query)
+        if X_pool is not None:
+            self._check(X_pool, torch.zeros(len(X_pool), dtype=torch.long), X_query)
         _, codes = encode_labels(y_ctx)
         n_classes = int(codes.max()) + 1
         if n_classes > self.max_classes:
@@ -202,12 +212,13 @@ class TorchTabICL(nn.Module):
                 "(the wrapper's hierarchical many-class scheme is inference-only)"
             )
         self.model.train()  # the gradient-keeping path; dropout is 0 so it equals eval
-        stats = fit_context_stats(X_ctx.to(self.device), self.outlier_threshold)
+        pool = None if X_pool is None else X_pool.to(self.device)
+        stats = fit_context_stats(X_ctx.to(self.device), self.outlier_threshold, pool)
         X = apply_context_stats(torch.cat([X_ctx, X_query]).to(self.device), stats)
         X = X.to(torch.float32).unsqueeze(0)  # (1, N+M, F')
         out = self.model(X, codes.to(self.device, torch.float32).unsqueeze(0))  # (1, M, max_classes)
         return out[0, :, :n_classes]
 
-    def predict_proba(self, X_ctx: Tensor, y_ctx: Tensor, X_query: Tensor) -> Tensor:
+    def predict_proba(self, X_ctx: Tensor, y_ctx: Tensor, X_query: Tensor, X_pool: Tensor | None = None) -> Tensor:
         """Probabilities (M, C) = softmax(logits / temperature), as ``TabICLClassifier.predict_proba``."""
-        return torch.softmax(self(X_ctx, y_ctx, X_query) / self.softmax_temperature, dim=-1)
+        return torch.softmax(self(X_ctx, y_ctx, X_query, X_pool) / self.softmax_temperature, dim=-1)

@@ -85,6 +85,12 @@ class Stage:
     ``mix``: ``((prior, share), ...)`` drawn per batch, the remaining share plain ``gmm`` (replaces
     ``prior``/``scm_share``). ``shots``: few-shot contexts: ``n_train = classes[1] * k`` rows with ``k``
     drawn from ``shots`` per batch, and ``rows`` then counts the *query* rows.
+
+    Added with recipe ``mini-w64-fs2`` (same rule for digests): ``balanced``: the share of Gaussian-mixture
+    few-shot batches whose tables all have ``C`` classes (drawn per batch) and a context of exactly ``k`` rows of
+    each class (``n_train = C * k``; i.i.d. samples of their class, never prototypes). ``pool_stats``: the share
+    of batches preprocessed with statistics fitted on *every* row of the table (the unlabelled pool) instead of
+    the context rows, as ``context_stats="pool"`` does at inference.
     """
 
     name: str
@@ -99,8 +105,17 @@ class Stage:
     scm_share: float = 0.0
     mix: tuple[tuple[str, float], ...] = ()
     shots: tuple[int, int] | None = None
+    balanced: float = 0.0
+    pool_stats: float = 0.0
 
     def __post_init__(self):
+        for name in ("balanced", "pool_stats"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(
+                    f"stage {self.name}: {name} is a share of batches in [0, 1], got {getattr(self, name)}"
+                )
+        if self.balanced and self.shots is None:
+            raise ValueError(f"stage {self.name}: balanced contexts need shots (k rows per class)")
         for prior, share in self.mix:
             if prior not in PRIORS or not 0 < share <= 1:
                 raise ValueError(f"stage {self.name}: bad mix entry ({prior!r}, {share}); priors: {', '.join(PRIORS)}")
@@ -157,6 +172,21 @@ FEWSHOT_CURRICULUM: tuple[Stage, ...] = (
           mix=(("gmm_dense", 0.6), ("mix_scm", 0.15))),
     Stage("few-shot-many", 1400, features=(16, 80), classes=(5, 10), rows=(64, 256), lr=3e-4, cells=60_000,
           shots=(1, 6), mix=(("gmm_dense", 0.6), ("mix_scm", 0.1))),
+)  # fmt: skip
+
+
+# mini-w64-fs2 continues the finished mini-w64-fs run on the write-up's own regime: contexts of one to five rows
+# per class (80% of the Gaussian-mixture batches with exactly k rows of each of 2-10 classes, i.i.d. samples of
+# their class, never prototypes), half of all batches preprocessed with statistics of the whole table (the
+# unlabelled pool, ``context_stats="pool"``), the other half with the context's (TabICL as shipped); a short
+# stage of ordinary dense and prior tables in the middle keeps the large contexts; TabICL's prior in every mix.
+FEWSHOT2_CURRICULUM: tuple[Stage, ...] = (
+    Stage("k-shot", 1500, features=(8, 80), classes=(2, 10), rows=(64, 192), lr=3e-4, cells=60_000,
+          shots=(1, 5), mix=(("gmm_dense", 0.6), ("mix_scm", 0.1)), balanced=0.8, pool_stats=0.5),
+    Stage("dense-refresh", 300, features=(8, 80), classes=(2, 10), rows=(128, 512), lr=2e-4, cells=60_000,
+          mix=(("gmm_dense", 0.5), ("mix_scm", 0.2)), pool_stats=0.3),
+    Stage("k-shot-final", 1500, features=(8, 80), classes=(2, 10), rows=(64, 192), lr=2e-4, cells=60_000,
+          shots=(1, 5), mix=(("gmm_dense", 0.6), ("mix_scm", 0.1)), balanced=0.8, pool_stats=0.5),
 )  # fmt: skip
 
 
@@ -221,7 +251,7 @@ class PretrainConfig:
         return ([*self.parent.lineage()] if self.parent is not None else []) + [self]
 
 
-_NEW_STAGE_FIELDS = {"mix": (), "shots": None}
+_NEW_STAGE_FIELDS = {"mix": (), "shots": None, "balanced": 0.0, "pool_stats": 0.0}
 
 
 def _digest_view(cfg: PretrainConfig) -> dict:
@@ -247,6 +277,8 @@ class BatchShape:
     n_train: int
     n_features: int
     prior: str
+    n_classes: int | None = None  # a balanced batch: every table has this many classes, k = n_train / n_classes
+    pool_stats: bool = False
 
 
 def batch_shape(cfg: PretrainConfig, step: int) -> BatchShape:
@@ -273,7 +305,16 @@ def batch_shape(cfg: PretrainConfig, step: int) -> BatchShape:
             draw -= share
     else:
         prior = stage.prior if stage.prior != "gmm" and rng.random() < stage.scm_share else "gmm"
-    return BatchShape(stage.tables_for(n_rows, n_features), n_rows, n_train, n_features, prior)
+    n_classes, pool_stats = None, False
+    # draws added for mini-w64-fs2 come last and only when set, so earlier recipes draw exactly what they did
+    if stage.balanced and prior in ("gmm", "gmm_dense") and rng.random() < stage.balanced:
+        n_classes = int(rng.integers(stage.classes[0], stage.classes[1] + 1))
+        query = n_rows - n_train
+        n_train = n_classes * (n_train // stage.classes[1])
+        n_rows = n_train + query
+    if stage.pool_stats:
+        pool_stats = bool(rng.random() < stage.pool_stats)
+    return BatchShape(stage.tables_for(n_rows, n_features), n_rows, n_train, n_features, prior, n_classes, pool_stats)
 
 
 def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
@@ -284,28 +325,33 @@ def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
     shape = batch_shape(cfg, step)
     seed = batch_seed(cfg.seed, step, "tables")
     if shape.prior not in ("gmm", "gmm_dense"):
-        return tabicl_prior_tables(
+        batch = tabicl_prior_tables(
             shape.prior, shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes[1], seed
         )
-    return gaussian_mixture_tables(
-        shape.tables,
-        shape.n_rows,
-        shape.n_train,
-        shape.n_features,
-        stage.classes,
-        seed,
-        dense=shape.prior == "gmm_dense",
-    )
+    else:
+        batch = gaussian_mixture_tables(
+            shape.tables,
+            shape.n_rows,
+            shape.n_train,
+            shape.n_features,
+            shape.n_classes or stage.classes,
+            seed,
+            dense=shape.prior == "gmm_dense",
+            balanced=shape.n_classes is not None,
+        )
+    return dataclasses.replace(batch, pool_stats=shape.pool_stats) if shape.pool_stats else batch
 
 
-def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0) -> Tensor:
+def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0, fit_rows: int | None = None) -> Tensor:
     """``TabICLClassifier(n_estimators=1)``'s numeric preprocessing, batched over tables.
 
     ``X`` (B, T, F): z-score with the context rows' mean and std (ddof 0, +1e-6), clip to +-100,
     then the ``OutlierRemover``'s two-stage bounds (ddof 1) and soft log clipping (see
     :mod:`icl_support.evaluation.tabicl_torch`, which matches the wrapper on one table). Constant columns
-    become 0 (the wrapper drops them). Returns (B, T, F) float32.
+    become 0 (the wrapper drops them). ``fit_rows``: fit the statistics on the first ``fit_rows`` rows instead
+    of the ``n_train`` context rows (``T``: the whole table, ``context_stats="pool"``). Returns (B, T, F) float32.
     """
+    n_train = n_train if fit_rows is None else fit_rows
     ctx = X[:, :n_train]
     mean = ctx.mean(1, keepdim=True)
     scale = ctx.std(1, unbiased=False, keepdim=True) + 1e-6
@@ -324,13 +370,15 @@ def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0) -> 
 
 def query_loss(model: torch.nn.Module, batch: TableBatch) -> Tensor:
     """Mean cross-entropy of the query rows; logits beyond each table's classes are masked out."""
-    X = preprocess_like_wrapper(batch.X, batch.n_train)
-    y_ctx = batch.y[:, : batch.n_train].float()
+    device = next(model.parameters()).device
+    X_raw, y = batch.X.to(device), batch.y.to(device)
+    X = preprocess_like_wrapper(X_raw, batch.n_train, fit_rows=X_raw.shape[1] if batch.pool_stats else None)
+    y_ctx = y[:, : batch.n_train].float()
     logits = model(X, y_ctx)  # (B, M, max_classes)
-    classes = torch.arange(logits.shape[-1])
-    mask = classes[None, None, :] >= batch.n_classes[:, None, None]
+    classes = torch.arange(logits.shape[-1], device=device)
+    mask = classes[None, None, :] >= (y.max(1).values + 1)[:, None, None]
     logits = logits.masked_fill(mask, float("-inf"))
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y[:, batch.n_train :].reshape(-1))
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, batch.n_train :].reshape(-1))
 
 
 def build_model(cfg: PretrainConfig) -> torch.nn.Module:
@@ -392,6 +440,25 @@ def save_state(
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
+
+
+SNAPSHOT_DIR = "snapshots"
+
+
+def save_snapshot(run_dir: Path, model, cfg: PretrainConfig, step: int, clock: dict) -> Path:
+    """Keep the model of step ``step`` as a TabICL checkpoint ``{"config", "state_dict", "step", "cpu_s"}``."""
+    path = Path(run_dir) / SNAPSHOT_DIR / f"step-{step:06d}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": dict(cfg.model), "state_dict": state, "step": step, "cpu_s": clock["cpu_s"]}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def snapshot_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's snapshots (:func:`save_snapshot`), in step order."""
+    return sorted((Path(run_dir) / SNAPSHOT_DIR).glob("step-*.pt"))
 
 
 def load_state(run_dir: Path, cfg: PretrainConfig) -> dict | None:
@@ -469,6 +536,8 @@ def pretrain(
     progress: bool = True,
     prefetch: int = 0,
     init_from: str | Path | None = None,
+    device: str = "cpu",
+    snapshot_every: int = 0,
 ) -> dict:
     """Train until ``cfg.total_steps`` (or ``max_steps`` in all, or ``max_minutes`` of this call).
 
@@ -477,14 +546,19 @@ def pretrain(
     every ``log_every`` steps is logged. ``prefetch``: batches drawn ahead by one worker process (0 = draw
     inline); the batches are the same either way (``benchmarks/pretrain_prior.py`` measures which is faster).
     ``init_from``: for a config with a ``parent``, the run directory of the finished parent run to start
-    from (read, never written; only needed while ``run_dir`` has no state yet).
+    from (read, never written; only needed while ``run_dir`` has no state yet). ``device``: where the model
+    trains (``"cuda"`` on a GPU); batches are drawn on the CPU either way, so the batches do not change.
+    ``snapshot_every``: also keep the model alone every N steps as ``<run_dir>/snapshots/step-<N>.pt`` (a TabICL
+    checkpoint, for scoring the run after the fact: :func:`snapshot_checkpoints`).
     Returns
     ``{"step", "loss", "wall_s", "cpu_s", "log"}``.
     """
     from tqdm.auto import tqdm
 
+    from ..core.device import resolve_device
+
     run_dir = Path(run_dir)
-    model = build_model(cfg)
+    model = build_model(cfg).to(resolve_device(device))
     optimizer = make_optimizer(model, cfg)
     step, clock, log, window = 0, {"wall_s": 0.0, "cpu_s": 0.0}, [], []
     torch.manual_seed(cfg.seed)  # nothing should draw from the global RNGs; if something does, it is seeded
@@ -539,6 +613,9 @@ def pretrain(
         if step % save_every == 0 or step == end:
             tick()
             save_state(run_dir, model, optimizer, cfg, step, clock, log, window)
+        if snapshot_every and step % snapshot_every == 0:
+            tick()
+            save_snapshot(run_dir, model, cfg, step, clock)
     bar.close()
     draw.close()
     tick()
@@ -641,6 +718,9 @@ RECIPES: dict[str, PretrainConfig] = {
         parent=PretrainConfig(stages=WIDE_CURRICULUM, model=dict(WIDE_CONFIG)),
     ),
 }
+RECIPES["mini-w64-fs2"] = PretrainConfig(
+    stages=FEWSHOT2_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs"]
+)
 SHIPPED_RECIPE = "mini-v1"
 
 
@@ -667,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
         "--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES), help="curriculum (default: shipped)"
     )
     parser.add_argument("--init", metavar="RUN_DIR", help="finished parent run a warm-started recipe continues")
+    parser.add_argument("--snapshot-every", type=int, default=0, help="keep the model every N steps (snapshots/)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where the model trains")
     parser.add_argument(
         "--eval-embeddings", action="store_true", help="also score the demo profile's digits embeddings"
     )
@@ -692,8 +774,10 @@ def main(argv: list[str] | None = None) -> int:
             evaluate=evaluate,
             prefetch=args.prefetch,
             init_from=args.init,
+            device=args.device,
+            snapshot_every=args.snapshot_every,
         )
-    except StateError as err:
+    except (StateError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in out.items() if k != "log"}))

@@ -44,6 +44,8 @@ class TableBatch:
     y: Tensor
     n_train: int
     prior: str
+    # preprocess with statistics of every row of the table (the unlabelled pool), not the context rows only
+    pool_stats: bool = False
 
     @property
     def n_classes(self) -> Tensor:
@@ -67,7 +69,26 @@ def _labels_with_every_class(gen: torch.Generator, props: Tensor, n_rows: int, n
     return torch.cat([ctx, qry])
 
 
-def _one_gaussian_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int) -> tuple:
+def _balanced_labels(gen: torch.Generator, props: Tensor, n_rows: int, n_train: int) -> Tensor:
+    """(n_rows,) labels whose first ``n_train`` rows hold exactly ``n_train / C`` rows of each class (shuffled);
+    query rows drawn from ``props`` (C,). i.i.d. samples of their class, never prototypes."""
+    n_classes = props.numel()
+    if n_train % n_classes:
+        raise ValueError(f"a balanced context needs n_train ({n_train}) divisible by the classes ({n_classes})")
+    ctx = torch.arange(n_classes).repeat(n_train // n_classes)[torch.randperm(n_train, generator=gen)]
+    qry = torch.multinomial(props, n_rows - n_train, replacement=True, generator=gen)
+    return torch.cat([ctx, qry])
+
+
+def _labels(gen: torch.Generator, props: Tensor, n_rows: int, n_train: int, balanced: bool) -> Tensor:
+    if balanced:
+        return _balanced_labels(gen, props, n_rows, n_train)
+    return _labels_with_every_class(gen, props, n_rows, n_train)
+
+
+def _one_gaussian_mixture(
+    gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int, balanced: bool = False
+) -> tuple:
     """One table: X (n_rows, n_features) float32, y (n_rows,) int64 (see module docstring)."""
     u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
     latent = max(1, min(n_features, int(round(np.exp(u(0.0, np.log(min(n_features, 16) + 1)))))))
@@ -76,7 +97,7 @@ def _one_gaussian_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_fea
     gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
     props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
     props = (props + 0.02) / (props + 0.02).sum()  # every class keeps some mass
-    y = _labels_with_every_class(gen, props, n_rows, n_train)
+    y = _labels(gen, props, n_rows, n_train, balanced)
 
     centres = torch.randn(n_classes, latent, generator=gen) * separation
     n_sub = int(torch.randint(1, 4, (), generator=gen))  # clusters per class
@@ -98,7 +119,9 @@ def _one_gaussian_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_fea
     return X.float(), y.long()
 
 
-def _one_dense_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int) -> tuple:
+def _one_dense_mixture(
+    gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int, balanced: bool = False
+) -> tuple:
     """One ``gmm_dense`` table: X (n_rows, n_features) float32, y (n_rows,) int64.
 
     Column j's class-centre spread is ``(j + 1) ** -decay`` (a PCA-like spectrum, decay in [0, 1.5]),
@@ -111,7 +134,7 @@ def _one_dense_mixture(gen: torch.Generator, n_rows: int, n_train: int, n_featur
     alpha = np.exp(u(np.log(0.5), np.log(20.0)))
     props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
     props = (props + 0.02) / (props + 0.02).sum()
-    y = _labels_with_every_class(gen, props, n_rows, n_train)
+    y = _labels(gen, props, n_rows, n_train, balanced)
 
     index = torch.arange(1, n_features + 1, dtype=torch.float32)
     decay = u(0.0, 1.5)
@@ -146,11 +169,14 @@ def gaussian_mixture_tables(
     n_classes: int | tuple[int, int],
     seed: int,
     dense: bool = False,
+    balanced: bool = False,
 ) -> TableBatch:
     """``n_tables`` Gaussian-mixture tables of ``n_rows`` rows (first ``n_train`` = context) and ``n_features``.
 
     ``n_classes``: a count, or an inclusive range ``(lo, hi)`` drawn per table. ``dense``: the ``gmm_dense``
-    prior (class signal spread over every column). Deterministic in ``seed``.
+    prior (class signal spread over every column). ``balanced``: the context holds exactly ``n_train / C`` rows of
+    every class (needs one class count dividing ``n_train``), as a k-per-class context in the book does.
+    Deterministic in ``seed``.
     """
     if not 0 < n_train < n_rows:
         raise ValueError(f"need 0 < n_train < n_rows, got n_train={n_train}, n_rows={n_rows}")
@@ -161,7 +187,7 @@ def gaussian_mixture_tables(
     Xs, ys = [], []
     for _ in range(n_tables):
         c = int(torch.randint(lo, hi + 1, (), generator=gen))
-        X, y = (_one_dense_mixture if dense else _one_gaussian_mixture)(gen, n_rows, n_train, n_features, c)
+        X, y = (_one_dense_mixture if dense else _one_gaussian_mixture)(gen, n_rows, n_train, n_features, c, balanced)
         Xs.append(X)
         ys.append(y)
     return TableBatch(torch.stack(Xs), torch.stack(ys), n_train, "gmm_dense" if dense else "gmm")
