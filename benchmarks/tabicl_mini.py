@@ -10,6 +10,11 @@
 3. The bar of the pretraining issue, printed as met or NOT met: on the tables with the whole pool
    as context, TabICL-mini's mean accuracy >= nearest class mean's and >= 0.9 x logistic
    regression's; on the digits embeddings, TabICL-mini >= nearest class mean at every fraction.
+4. Few-shot (:mod:`icl_support.evaluation.fewshot`): contexts of random 1, 2 and 5 rows per class and the
+   class-mean rows, on sklearn digits pixels (PCA-32) and on the digits embeddings the book uses; TabICL-mini
+   with both ``context_stats`` beside 1-NN and the nearest class mean on the same rows; the few-shot bar
+   (the better ``context_stats``: >= 0.85 x 1-NN on random one-per-class contexts, >= 0.85 x the nearest mean
+   on class-mean rows, >= the nearest mean at five per class), on both tables.
 
 Usage::
 
@@ -19,6 +24,10 @@ Usage::
         --out results/bench-tabicl-mini-w64.json                # the other shipped TabICL-mini, same bar
     .venv/bin/python -m benchmarks.tabicl_mini --checkpoint runs/tabicl-mini-w64-fs/tabicl-mini-w64-fs.ckpt \\
         --out results/bench-tabicl-mini-w64-fs.json             # a recipe that was tried
+    .venv/bin/python -m benchmarks.tabicl_mini --fewshot-only --checkpoint mini \\
+        --out results/bench-fewshot-mini.json                   # part 4 only (seconds)
+    .venv/bin/python -m benchmarks.tabicl_mini --fewshot-curve /work/runs/mini-w64-fs2 \\
+        --out results/fewshot-curve-mini-w64-fs2.json          # part 4 (pixels) of every snapshot of a run
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from dataclasses import dataclass, replace  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks._common import base_parser, provenance, ratio_line, report, set_threads, write_result  # noqa: E402
+from icl_support.evaluation.fewshot import FEWSHOT_TABLES, fewshot_table, score_fewshot, summarise_fewshot
 from icl_support.evaluation.heldout import TABLES, evaluate_checkpoint
 from icl_support.evaluation.tabicl_model import resolve_weights
 
@@ -51,11 +61,59 @@ class MiniBenchConfig:
     embeddings_seeds: int = 3
     cache_dir: str = ""
     checkpoint: str = ""  # "" = the shipped TabICL-mini; a shipped variant ("mini-w64"); or a pretraining export
+    fewshot_tables: tuple[str, ...] = FEWSHOT_TABLES  # part 4; () skips it
+    fewshot_seeds: tuple[int, ...] = (0, 1, 2)
+    fewshot_only: bool = False  # parts 1-3 skipped
 
 
 QUICK = MiniBenchConfig(
-    tables=("iris", "wine"), context_sizes=(10, 0), seeds=(0,), embeddings_profile="", embeddings_seeds=1
+    tables=("iris", "wine"),
+    context_sizes=(10, 0),
+    seeds=(0,),
+    embeddings_profile="",
+    embeddings_seeds=1,
+    fewshot_tables=("digits_pixels",),
+    fewshot_seeds=(0,),
 )
+
+
+def fewshot_part(cfg: MiniBenchConfig, checkpoint: str) -> tuple[dict, list[str], dict]:
+    """Part 4: ``({table: {"rows", "summary"}}, printed lines, {bar name: met})``."""
+    out, lines, bar = {}, [], {}
+    for table in cfg.fewshot_tables:
+        pool = fewshot_table(table, seed=0, cache_dir=cfg.cache_dir)
+        rows = score_fewshot(checkpoint, pool, seeds=cfg.fewshot_seeds)
+        summary = summarise_fewshot(rows)
+        out[table] = {"rows": rows, "summary": summary, "n_pool": len(pool.y_pool), "n_test": len(pool.y_test),
+                      "width": int(pool.X_pool.shape[1])}  # fmt: skip
+        for kind, v in summary.items():
+            line = (
+                f"few-shot {table}, {kind} ({v['seeds']} seeds): TabICL context stats {v['tabicl_context']:.3f}, "
+                f"pool stats {v['tabicl_pool']:.3f} | 1-NN {v['one_nn']:.3f} | nearest mean {v['nearest_mean']:.3f}"
+                f" | ratio to {v['peer']}: {v['ratio_context']:.3f} / {v['ratio_pool']:.3f}"
+            )
+            if "goal" in v:
+                line += f" (goal >= {v['goal']:g}: {'met' if v['bar_met'] else 'NOT met'})"
+                bar[f"fewshot_{table}_{kind}"] = v["bar_met"]
+            lines.append(line)
+    return out, lines, bar
+
+
+def fewshot_curve(run_dir: str, cfg: MiniBenchConfig) -> dict:
+    """Part 4 on digits pixels for every snapshot of a pretraining run: the few-shot ratios against CPU hours."""
+    import torch
+
+    from icl_support.pretraining.pretrain import snapshot_checkpoints
+
+    pool = fewshot_table("digits_pixels", seed=0)
+    points = []
+    for path in snapshot_checkpoints(run_dir):
+        meta = torch.load(path, map_location="cpu", weights_only=True)
+        summary = summarise_fewshot(score_fewshot(path, pool, seeds=cfg.fewshot_seeds))
+        points.append({"step": int(meta["step"]), "cpu_hours": float(meta["cpu_s"]) / 3600, "summary": summary})
+        ratios = ", ".join(f"{k} {max(v['ratio_context'], v['ratio_pool']):.3f}" for k, v in summary.items())
+        print(f"step {meta['step']} ({float(meta['cpu_s']) / 3600:.2f} CPU h): best ratio {ratios}", flush=True)
+    return {"run_dir": str(run_dir), "table": "digits_pixels", "points": points}
 
 
 def table_summary(rows: list[dict]) -> dict:
@@ -139,6 +197,8 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
     started = time.perf_counter()
     weights = resolve_weights(cfg.checkpoint or "mini", cfg.cache_dir or ".")
     name = weights.name  # TabICL-mini, TabICL-mini-w64, TabICL (local)
+    if cfg.fewshot_only:
+        cfg = replace(cfg, tables=(), embeddings_profile="")
     rows = evaluate_checkpoint(weights.path, cfg.tables, cfg.context_sizes, cfg.seeds)
     tables = table_summary(rows)
     whole = tables["0"]["mean"] if "0" in tables else None
@@ -178,6 +238,9 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
             f"digits embeddings: worst {name} minus the nearest mean on context-standardised rows {worst_std:+.3f} "
             "(information only; the bar is against the raw rows)"
         )
+    fewshot, fewshot_lines, fewshot_bar = fewshot_part(cfg, weights.path) if cfg.fewshot_tables else ({}, [], {})
+    lines += fewshot_lines
+    bar.update(fewshot_bar)
     lines.append("BAR " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in bar.items()))
     report(lines)
     meta = json.loads(Path(weights.path).with_suffix(".json").read_text())
@@ -193,6 +256,7 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
         },
         "tables": {"rows": rows, "summary": tables},
         "embeddings": emb,
+        "fewshot": fewshot,
         "bar": bar,
         "lines": lines,
         "provenance": provenance(cfg, started, quick=quick, checkpoint=Path(weights.path).name),
@@ -205,9 +269,22 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--checkpoint", default="", help="a shipped variant (mini-w64) or a pretraining export to score instead of mini"
     )
+    ap.add_argument("--fewshot-only", action="store_true", help="only part 4 (few-shot contexts)")
+    ap.add_argument("--fewshot-curve", metavar="RUN_DIR", help="part 4 on every snapshot of a pretraining run")
     args = ap.parse_args(argv)
     set_threads(args)
-    cfg = replace(QUICK if args.quick else MiniBenchConfig(), cache_dir=args.cache_dir, checkpoint=args.checkpoint)
+    cfg = replace(
+        QUICK if args.quick else MiniBenchConfig(),
+        cache_dir=args.cache_dir,
+        checkpoint=args.checkpoint,
+        fewshot_only=args.fewshot_only,
+    )
+    if args.fewshot_curve:
+        started = time.perf_counter()
+        result = {"benchmark": "fewshot_curve", **fewshot_curve(args.fewshot_curve, cfg)}
+        result["provenance"] = provenance(cfg, started, quick=args.quick)
+        write_result(args.out, result)
+        return result
     result = run(cfg, progress=not args.no_progress, quick=args.quick)
     write_result(args.out, result)
     return result

@@ -5,7 +5,8 @@ import pytest
 from conftest import blobs
 
 from icl_support.contexts import selection
-from icl_support.contexts.selection import SELECTORS, select
+from icl_support.contexts.strategies import list_strategies
+from icl_support.contexts.strategies import select_rows as select
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +14,7 @@ def pool():
     return blobs(n_per_class=40, n_classes=4, dim=6, seed=3)
 
 
-@pytest.mark.parametrize("name", [n for n in SELECTORS if n != "full"])
+@pytest.mark.parametrize("name", [n for n in list_strategies(row_level=True) if n not in ("full", "row_lgm", "tabicl_lgm")])
 @pytest.mark.parametrize("k", [1, 3])
 def test_shapes_labels_and_provenance(pool, name, k):
     Z, y = pool
@@ -57,7 +58,7 @@ def test_seeded_strategies_are_deterministic(pool):
 
 def test_bad_input(pool):
     Z, y = pool
-    with pytest.raises(ValueError, match="unknown selection strategy 'best'"):
+    with pytest.raises(ValueError, match="unknown strategy 'best'; valid: random, class_mean"):
         select("best", Z, y, 1)
     with pytest.raises(ValueError, match="fewer rows"):
         select("herding", Z, y, 41)

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from icl_support.chapters.shift import corrupted_embeddings, run_shift, severity_table
-from icl_support.contexts.selection import select
+from icl_support.contexts.strategies import select_rows as select
 from icl_support.core.config import resolve_settings
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.evaluation.run import Run

@@ -21,7 +21,7 @@ from ..data.datasets import class_fraction_subset
 from ..embedding.tables import EmbeddingTable
 from ..evaluation.peers import PEERS, make_peer
 
-EVALUATORS: tuple[str, ...] = ("tabicl",) + PEERS
+SCALING_EVALUATORS: tuple[str, ...] = ("tabicl",) + PEERS
 
 
 def score_classifier(clf, X_ctx, y_ctx, X_test, y_test) -> dict:
@@ -40,7 +40,7 @@ def run_context_scaling(
     seeds: Iterable[int],
     tabicl: Callable[[int], object] | None,
     tabicl_max_context: int = 2000,
-    evaluators: Iterable[str] = EVALUATORS,
+    evaluators: Iterable[str] = SCALING_EVALUATORS,
     progress: bool = True,
 ) -> pd.DataFrame:
     """One row per (fraction, seed, evaluator): ``n_context``, ``accuracy``, ``fit_s``, ``predict_s``, ``status``.
@@ -50,9 +50,9 @@ def run_context_scaling(
     accuracy. The whole pool is a single context, so fraction 1.0 is run once (first seed).
     """
     evaluators = tuple(evaluators)
-    unknown = set(evaluators) - set(EVALUATORS)
+    unknown = set(evaluators) - set(SCALING_EVALUATORS)
     if unknown:
-        raise ValueError(f"unknown evaluator(s) {sorted(unknown)}; valid: {', '.join(EVALUATORS)}")
+        raise ValueError(f"unknown evaluator(s) {sorted(unknown)}; valid: {', '.join(SCALING_EVALUATORS)}")
     seeds = list(seeds)
     jobs = [(f, s) for f in fractions for s in (seeds[:1] if f >= 1.0 else seeds)]
     rows = []
@@ -152,7 +152,7 @@ def glued_numbers(summary: pd.DataFrame, fractions: Iterable[float]) -> dict:
     values = {"frac_min": f_min, "frac_max": f_max,
               "n_ctx_min": int(summary[summary.fraction == f_min].n_context.iloc[0]),
               "n_ctx_max": int(summary[summary.fraction == f_max].n_context.iloc[0])}  # fmt: skip
-    for name in EVALUATORS:
+    for name in SCALING_EVALUATORS:
         values[f"acc_{name}_min"], values[f"acc_{name}_max"] = acc(name, f_min), acc(name, f_max)
         for f in fractions:
             values[f"acc_{name}_f{f * 100:g}".replace(".", "p")] = acc(name, f)

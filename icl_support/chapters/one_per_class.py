@@ -26,9 +26,9 @@ from ..embedding.tables import fit_width_reducer
 from ..evaluation.run import Run
 from ..evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
 
-STRATEGIES = ("random", "centroid", "distilled", "neighbors")
+ONE_PER_CLASS_STRATEGIES = ("random", "centroid", "distilled", "neighbors")
 # ``tabicl`` fits TabICL's preprocessing as ``settings.context_stats`` says; ``tabicl_pool`` always on the pool
-EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl", "tabicl_pool")
+ONE_PER_CLASS_EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl", "tabicl_pool")
 
 
 def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dict:
@@ -46,17 +46,23 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, probe=probe, context_stats=s.context_stats)
     reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
     scorer = Scorer(
-        EVALUATORS, data.Z_test, data.y_test, env, reduce=reduce, raw=("nearest_mean", "one_nn"), pool=data.Z_pool
+        ONE_PER_CLASS_EVALUATORS,
+        data.Z_test,
+        data.y_test,
+        env,
+        reduce=reduce,
+        raw=("nearest_mean", "one_nn"),
+        pool=data.Z_pool,
     )
     out: dict = {}
-    for name in STRATEGIES:
+    for name in ONE_PER_CLASS_STRATEGIES:
         built = build(name, inputs, s.ipc, n_seeds=s.random_draws if name == "random" else None)
-        per = {ev: [] for ev in EVALUATORS}
+        per = {ev: [] for ev in ONE_PER_CLASS_EVALUATORS}
         probe_seeds = []
         for i, ctx in enumerate(tqdm(built.contexts, desc=name, disable=not progress)):
             scores = scorer(ctx.X, ctx.y, built.context_images(i, data.pool))
             probe_seeds.extend(scores["linear_probe_seeds"])
-            for ev in EVALUATORS:
+            for ev in ONE_PER_CLASS_EVALUATORS:
                 per[ev].append(scores[ev])
         out[name] = {ev: stats(v) for ev, v in per.items()}
         if len(built.contexts) == 1:
@@ -131,7 +137,7 @@ def loss_numbers(lgm: dict) -> dict:
 
 def summary_table(results: dict, weights) -> pd.DataFrame:
     """Strategies x evaluators as ``mean ± std (n=...)`` strings."""
-    rows = {name: {ev: f"{r[ev]['mean']:.3f} ± {r[ev]['std']:.3f} (n={r[ev]['n']})" for ev in EVALUATORS}
+    rows = {name: {ev: f"{r[ev]['mean']:.3f} ± {r[ev]['std']:.3f} (n={r[ev]['n']})" for ev in ONE_PER_CLASS_EVALUATORS}
             for name, r in results.items()}  # fmt: skip
     table = pd.DataFrame(rows).T
     if weights.is_random:
@@ -143,9 +149,11 @@ def histogram_figure(results: dict, weights) -> plt.Figure:
     """Per evaluator: the random draws' accuracies (histogram, mean in red) and each single context's line."""
     from ..evaluation.plots import stamp_weights
 
-    fig, axes = plt.subplots(1, len(EVALUATORS), figsize=(3.3 * len(EVALUATORS), 3), sharey=True)
+    fig, axes = plt.subplots(
+        1, len(ONE_PER_CLASS_EVALUATORS), figsize=(3.3 * len(ONE_PER_CLASS_EVALUATORS), 3), sharey=True
+    )
     styles = {"centroid": ("tab:blue", "--"), "distilled": ("tab:green", "-"), "neighbors": ("tab:purple", ":")}
-    for ax, ev in zip(axes, EVALUATORS, strict=True):
+    for ax, ev in zip(axes, ONE_PER_CLASS_EVALUATORS, strict=True):
         draws = results["random"]["per_context"][ev]
         ax.hist(draws, bins=12, color="0.75")
         ax.axvline(np.mean(draws), color="red", label="random mean")
@@ -162,12 +170,22 @@ def histogram_figure(results: dict, weights) -> plt.Figure:
 
 def glued_numbers(results: dict) -> dict:
     """Every strategy x evaluator mean and std, the linear probe's ranking and the number of random draws."""
-    values = {f"{name}_{ev}": results[name][ev]["mean"] for name in STRATEGIES for ev in EVALUATORS}
-    values.update({f"{name}_{ev}_std": results[name][ev]["std"] for name in STRATEGIES for ev in EVALUATORS})
-    probe = {name: results[name]["linear_probe"]["mean"] for name in STRATEGIES}
+    values = {
+        f"{name}_{ev}": results[name][ev]["mean"]
+        for name in ONE_PER_CLASS_STRATEGIES
+        for ev in ONE_PER_CLASS_EVALUATORS
+    }
+    values.update(
+        {
+            f"{name}_{ev}_std": results[name][ev]["std"]
+            for name in ONE_PER_CLASS_STRATEGIES
+            for ev in ONE_PER_CLASS_EVALUATORS
+        }
+    )
+    probe = {name: results[name]["linear_probe"]["mean"] for name in ONE_PER_CLASS_STRATEGIES}
     values["probe_ranking"] = " > ".join(f"{n} ({probe[n]:.3f})" for n in sorted(probe, key=probe.get, reverse=True))
     values["n_random"] = results["random"]["linear_probe"]["n"]
-    for name in STRATEGIES:  # learner adequacy: TabICL over 1-NN on the same context rows
+    for name in ONE_PER_CLASS_STRATEGIES:  # learner adequacy: TabICL over 1-NN on the same context rows
         for ev in ("tabicl", "tabicl_pool"):
             values[f"{name}_{ev}_adequacy"] = learner_adequacy(
                 results[name][ev]["mean"], results[name]["one_nn"]["mean"]

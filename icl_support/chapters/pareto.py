@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..contexts.sweep import EVALUATORS
+from ..contexts.sweep import SWEEP_EVALUATORS
 
 
 def pareto_front(rows: np.ndarray, acc: np.ndarray) -> np.ndarray:
@@ -50,7 +50,7 @@ def long_table(results: dict) -> pd.DataFrame:
     out = []
     for name, per_k in results.items():
         for k, e in per_k.items():
-            for ev in EVALUATORS:
+            for ev in SWEEP_EVALUATORS:
                 out.append(
                     {
                         "strategy": name,
@@ -87,7 +87,9 @@ def front(results: dict, evaluator: str, x: str = "rows") -> pd.DataFrame:
     return t.iloc[pareto_front(t[x].to_numpy(float), t["mean"].to_numpy(float))]
 
 
-def plot_accuracy(results: dict, x: str = "rows", evaluators=EVALUATORS, random_tabicl: bool = True) -> plt.Figure:
+def plot_accuracy(
+    results: dict, x: str = "rows", evaluators=SWEEP_EVALUATORS, random_tabicl: bool = True
+) -> plt.Figure:
     """One panel per evaluator: accuracy (± std over seeds) against context rows or TabICL seconds (log x),
     a line per strategy, the Pareto front dashed."""
     xlabel = {"rows": "context rows", "tabicl_seconds": "TabICL fit + predict seconds"}[x]

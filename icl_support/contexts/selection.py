@@ -12,15 +12,15 @@ they came from (``None`` when the rows are not real images, as for ``class_mean`
 ``kcenter``           k-center greedy (farthest-first traversal) inside the class, started at the centroid row.
 ``full``              every pool row (k ignored).
 
-Usage::
+The functions are registered, with their descriptions, in the one strategy registry
+(:mod:`icl_support.contexts.strategies`), which is where to look them up by name::
 
-    ctx = select("herding", Z_pool, y_pool, k=5, seed=0)
+    ctx = select_rows("herding", Z_pool, y_pool, k=5, seed=0)   # icl_support.contexts.strategies
     clf.fit(ctx.X, ctx.y)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +52,11 @@ def _classes(Z: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     if small:
         raise ValueError(f"k={k} rows per class, but classes {small} (class: rows) have fewer rows than that")
     return classes
+
+
+def check_per_class(Z: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """:func:`_classes` for strategies that make rows: the same checks and messages."""
+    return _classes(Z, y, k)
 
 
 def _from_index(Z: np.ndarray, y: np.ndarray, index: list[np.ndarray]) -> Context:
@@ -130,24 +135,6 @@ def kcenter(Z: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> Context:
 def full(Z: np.ndarray, y: np.ndarray, k: int = 1, seed: int = 0) -> Context:
     classes = _classes(Z, y, 1)
     return _from_index(Z, y, [np.flatnonzero(y == c) for c in classes])
-
-
-SELECTORS: dict[str, Callable[..., Context]] = {
-    "random": random_rows,
-    "class_mean": class_mean,
-    "nearest_centroid": nearest_centroid,
-    "kmeans_medoids": kmeans_medoids,
-    "herding": herding,
-    "kcenter": kcenter,
-    "full": full,
-}
-
-
-def select(name: str, Z: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> Context:
-    """The ``name`` context with ``k`` rows per class (see module docstring)."""
-    if name not in SELECTORS:
-        raise ValueError(f"unknown selection strategy {name!r}; valid: {', '.join(SELECTORS)}")
-    return SELECTORS[name](np.asarray(Z), np.asarray(y), k, seed)
 
 
 def random_per_class(y: np.ndarray, k: int, seed: int) -> np.ndarray:

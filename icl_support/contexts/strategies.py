@@ -41,6 +41,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,9 +50,10 @@ from ..embedding.frozen import embed_tensors
 from ..embedding.image_pool import ImageData
 from ..embedding.tables import WidthReducer
 from ..evaluation.run import Run
+from . import selection
 from .configs import row_lgm_config, tabicl_lgm_config, tabicl_pixels_config
 from .lgm_images import distilled_images
-from .selection import Context, neighbors, select
+from .selection import Context, neighbors
 
 
 class StrategySkipped(Exception):
@@ -91,6 +93,11 @@ class Strategy:
     real_images: bool = True  # every row is a real pool image (``Context.index`` set)
     in_sweep: bool = True  # run by chapter 5 when ``settings.strategies`` is empty
     summary: str = ""
+    # row level: ``rows(X (n, F), y (n,) codes 0..C-1, k, seed, **options) -> Context``, for any table of rows
+    # (:func:`select_rows`, :class:`icl_support.contexts.sampler.ContextSampler`); None: needs images or a run
+    rows: Callable[..., Context] | None = None
+    options: tuple[str, ...] = ()  # the keyword options ``rows`` accepts
+    needs_estimator: bool = False  # ``rows`` needs ``estimator=`` (a TabICL classifier or checkpoint)
 
     def is_seeded(self, k: int) -> bool:
         return self.seeded_from_k is not None and k >= self.seeded_from_k
@@ -122,6 +129,37 @@ def get_strategy(name: str) -> Strategy:
         aliases = ", ".join(f"{a} (= {n})" for a, n in _ALIASES.items())
         raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}; aliases: {aliases}")
     return STRATEGIES[key]
+
+
+def list_strategies(pattern: str = "*", row_level: bool = False) -> list[str]:
+    """Registered strategy names matching the shell-style ``pattern`` (like ``timm.list_models``), in registry
+    order; ``row_level``: only those that work on a table of rows alone (:func:`select_rows`)."""
+    from fnmatch import fnmatchcase
+
+    return [n for n, st in STRATEGIES.items() if fnmatchcase(n, pattern) and (st.rows is not None or not row_level)]
+
+
+def select_rows(name: str, X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, **options) -> Context:
+    """The context of a row-level strategy (or alias) ``name`` at ``k`` rows per class, from rows ``X`` (n, F)
+    with labels ``y`` (n,) in 0..C-1 (C <= n). ``options``: the strategy's keyword options (``Strategy.options``;
+    ``estimator`` for those that need one)."""
+    strategy = get_strategy(name)
+    if strategy.rows is None:
+        raise ValueError(
+            f"strategy {strategy.name!r} needs images or a chapter run, not rows alone; row-level strategies: "
+            f"{', '.join(list_strategies(row_level=True))}"
+        )
+    allowed = set(strategy.options) | ({"estimator"} if strategy.needs_estimator else set())
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        valid = ", ".join(sorted(allowed)) or "none"
+        raise ValueError(f"unknown option(s) {unknown} for strategy {strategy.name!r}; valid: {valid}")
+    if strategy.needs_estimator and options.get("estimator") is None:
+        raise ValueError(
+            f"strategy {strategy.name!r} needs estimator= (a TabICLClassifier with model_path, or a TabICL "
+            "checkpoint path): it optimises the rows through that model"
+        )
+    return strategy.rows(np.asarray(X), np.asarray(y), k, seed, **options)
 
 
 def check_strategy_names(names: Iterable[str]) -> None:
@@ -193,28 +231,45 @@ def build(name: str, inputs: BuildInputs, k: int, n_seeds: int | None = None) ->
 # ---------------------------------------------------------------- real rows, chosen (icl_support.contexts.selection)
 
 
-def _selector(selector: str):
+def _selector(rows: Callable[..., Context]):
     def build_selected(inputs: BuildInputs, k: int, seed: int) -> Made:
-        return Made(select(selector, inputs.data.Z_pool, inputs.data.y_pool, k, seed))
+        return Made(rows(np.asarray(inputs.data.Z_pool), np.asarray(inputs.data.y_pool), k, seed))
 
     return build_selected
 
 
-for _name, _meta in {
-    "random": dict(seeded_from_k=1, summary="k random real rows per class"),
-    "class_mean": dict(seeded_from_k=2, real_images=False, summary="class mean (k > 1: k-means centres)"),
-    "nearest_centroid": dict(aliases=("centroid",), summary="the k real rows nearest the class mean"),
-    "kmeans_medoids": dict(seeded_from_k=1, summary="the real row nearest each k-means centre"),
-    "herding": dict(summary="iCaRL's herding"),
-    "kcenter": dict(summary="k-center greedy from the centroid row"),
-}.items():
-    register_strategy(_name, **_meta)(_selector(_name))
+for _name, _rows, _meta in (
+    ("random", selection.random_rows, dict(seeded_from_k=1, summary="k random real rows per class")),
+    ("class_mean", selection.class_mean,
+     dict(seeded_from_k=2, real_images=False, summary="class mean (k > 1: k-means centres)")),
+    ("nearest_centroid", selection.nearest_centroid,
+     dict(aliases=("centroid",), summary="the k real rows nearest the class mean")),
+    ("kmeans_medoids", selection.kmeans_medoids,
+     dict(seeded_from_k=1, summary="the real row nearest each k-means centre")),
+    ("herding", selection.herding, dict(summary="iCaRL's herding")),
+    ("kcenter", selection.kcenter, dict(summary="k-center greedy from the centroid row")),
+):  # fmt: skip
+    register_strategy(_name, rows=_rows, **_meta)(_selector(_rows))
 
 
 # ---------------------------------------------------------------- rows or images, made
 
 
-@register_strategy("row_lgm", seeded_from_k=1, real_images=False)
+def _row_lgm_rows(X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, **options) -> Context:
+    """Embedding-space LGM on rows alone: ``options`` are :class:`~icl_support.contexts.row_lgm.RowDistillConfig`
+    fields (steps, lr, real_per_class, head_std, init)."""
+    from .row_lgm import RowDistillConfig, distill_rows
+
+    selection.check_per_class(X, y, k)
+    progress = options.pop("progress", False)
+    r = distill_rows(X, y, int(y.max()) + 1, RowDistillConfig(ipc=k, seed=seed, **options), progress=progress)
+    return Context(r.rows, r.labels, None)
+
+
+@register_strategy(
+    "row_lgm", seeded_from_k=1, real_images=False, rows=_row_lgm_rows,
+    options=("steps", "lr", "real_per_class", "head_std", "init", "progress"),
+)  # fmt: skip
 def _row_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
     """Embedding-space LGM: k rows per class matched to random linear heads' gradients."""
     from .row_lgm import distill_rows
@@ -264,7 +319,37 @@ def _lgm_neighbors(inputs: BuildInputs, k: int, seed: int) -> Made:
     return Made(Context(np.asarray(data.Z_pool, np.float32)[idx], np.asarray(data.y_pool, np.int64)[idx], idx))
 
 
-@register_strategy("tabicl_lgm", real_images=False)
+def _tabicl_lgm_rows(X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, *, estimator, **options) -> Context:
+    """Rows optimised through TabICL on rows alone: ``estimator`` a ``TabICLClassifier`` with ``model_path`` (or a
+    checkpoint path); ``options`` are :class:`~icl_support.contexts.tabicl_lgm.TabICLDistillConfig` fields."""
+    from ..evaluation.tabicl_torch import TorchTabICL
+    from .tabicl_lgm import TabICLDistillConfig, distill_tabicl
+
+    selection.check_per_class(X, y, k)
+    path = getattr(estimator, "model_path", estimator)
+    if path is None or not isinstance(path, (str, Path)):
+        raise ValueError(
+            "tabicl_lgm needs the TabICL weights as a file: a TabICLClassifier(model_path=...) or a checkpoint path "
+            f"(icl_support.evaluation.tabicl_model.resolve_weights gives one), got {type(estimator).__name__}"
+        )
+    device = str(getattr(estimator, "device", None) or "cpu")
+    net = TorchTabICL(path, "cuda" if device.startswith("cuda") and torch.cuda.is_available() else "cpu")
+    n_classes = int(y.max()) + 1
+    if n_classes > net.max_classes:
+        raise ValueError(
+            f"tabicl_lgm distils through TabICL's differentiable path, which supports at most {net.max_classes} "
+            f"classes; this table has {n_classes}. Use a selection strategy (e.g. kcenter) or row_lgm instead."
+        )
+    progress = options.pop("progress", False)
+    cfg = TabICLDistillConfig(ipc=k, seed=seed, **options)
+    r = distill_tabicl(net, X, y, n_classes, cfg, progress)
+    return Context(r.rows, r.labels, None)
+
+
+@register_strategy(
+    "tabicl_lgm", real_images=False, rows=_tabicl_lgm_rows, needs_estimator=True,
+    options=("steps", "lr", "query_batch", "init", "context_stats", "progress"),
+)  # fmt: skip
 def _tabicl_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
     """Rows optimised through TabICL itself (in the evaluators' PCA space, mapped back to raw rows)."""
     from ..evaluation.tabicl_torch import TorchTabICL
@@ -308,7 +393,7 @@ for _name, _anchored in (("tabicl_pixels", False), ("tabicl_pixels_anchored", Tr
     )(_tabicl_pixels(_anchored))  # fmt: skip
 
 
-@register_strategy("full")
+@register_strategy("full", rows=selection.full)
 def _full(inputs: BuildInputs, k: int, seed: int) -> Made:
     """Every pool row (k ignored)."""
-    return Made(select("full", inputs.data.Z_pool, inputs.data.y_pool, 1, seed))
+    return Made(selection.full(np.asarray(inputs.data.Z_pool), np.asarray(inputs.data.y_pool), 1, seed))

@@ -21,7 +21,7 @@ from ..evaluation.run import Run
 from ..evaluation.scoring import EvalEnv, Scorer, stats
 from .strategies import BuildInputs, build, sweep_names
 
-EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
+SWEEP_EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
 # scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool")
 ONE_PER_CLASS_EVALUATORS = ("tabicl_pool",)
 
@@ -33,7 +33,7 @@ def make_scorer(run: Run, data: ImageData) -> Scorer:
     m = s.n_tabicl_test or len(data.y_test)
     tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(data.y_test))[:m])
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows, context_stats=s.context_stats)
-    evaluators = EVALUATORS + ONE_PER_CLASS_EVALUATORS
+    evaluators = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
     return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool)
 
 
@@ -62,7 +62,9 @@ def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
         skip = () if k == 1 else ONE_PER_CLASS_EVALUATORS
         scores = [scorer(ctx.X, ctx.y, skip=skip) for ctx in built.contexts]
         entry = {
-            ev: stats([sc[ev] for sc in scores]) for ev in EVALUATORS + ONE_PER_CLASS_EVALUATORS if ev in scores[0]
+            ev: stats([sc[ev] for sc in scores])
+            for ev in SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
+            if ev in scores[0]
         }
         entry["tabicl_seconds"] = stats([sc["tabicl_seconds"] for sc in scores])
         entry["build_seconds"] = stats(built.seconds)
@@ -79,5 +81,5 @@ def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
         "images": images,
         "scorer": scorer,
         "weights": run.weights,
-        "evaluators": EVALUATORS,
+        "evaluators": SWEEP_EVALUATORS,
     }

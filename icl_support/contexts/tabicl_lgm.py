@@ -43,6 +43,7 @@ class TabICLDistillConfig:
     query_batch: int = 128  # real query rows per step, drawn without replacement (whole pool if smaller)
     init: str = "centroid"  # "centroid": the ipc real rows nearest each class mean; "random": ipc random real rows
     seed: int = 0
+    context_stats: str = "context"  # TabICL's preprocessing fitted on the rows being made, or "pool": on the pool
 
     def __post_init__(self) -> None:
         require_at_least_one(self, "ipc", "steps", "query_batch")
@@ -50,6 +51,10 @@ class TabICLDistillConfig:
             raise ValueError(f"TabICLDistillConfig.init must be one of {INITS}, got {self.init!r}")
         if not self.lr > 0:
             raise ValueError(f"TabICLDistillConfig.lr must be > 0, got {self.lr}")
+        if self.context_stats not in ("context", "pool"):
+            raise ValueError(
+                f"TabICLDistillConfig.context_stats must be 'context' or 'pool', got {self.context_stats!r}"
+            )
 
 
 @dataclass
@@ -123,7 +128,8 @@ def distill_tabicl(
     bar = tqdm(range(cfg.steps), desc="TabICL distill", disable=not progress)
     for _ in bar:
         idx = torch.randperm(len(pool_t), generator=gen)[:batch].to(net.device)
-        logits = net(rows, labels, pool_t[idx]) / net.softmax_temperature  # columns = classes 0..C-1
+        stats_rows = pool_t if cfg.context_stats == "pool" else None
+        logits = net(rows, labels, pool_t[idx], stats_rows) / net.softmax_temperature  # columns = classes 0..C-1
         loss = F.cross_entropy(logits, y_t[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -142,4 +148,7 @@ def distill_tabicl(
 
 def config_key(cfg: TabICLDistillConfig) -> dict:
     """Cache key of a run's configuration (add the weights' path and the pool's digest yourself)."""
-    return {"kind": "tabicl-distill/v1", **asdict(cfg)}
+    key = asdict(cfg)
+    if key["context_stats"] == "context":  # the default keeps the keys of caches written before the option
+        del key["context_stats"]
+    return {"kind": "tabicl-distill/v1", **key}

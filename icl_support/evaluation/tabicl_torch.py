@@ -119,6 +119,33 @@ def apply_context_stats(X: Tensor, stats: ContextStats) -> Tensor:
     return torch.minimum(torch.log1p(Z.abs()) + stats.upper, Z)
 
 
+def preprocess_tables(
+    X: Tensor, n_train: int, threshold: float = OUTLIER_THRESHOLD, fit_rows: int | None = None
+) -> Tensor:
+    """The wrapper's ``none`` preprocessing of ``B`` tables at once: ``X`` (B, T, F), statistics fitted on each
+    table's first ``n_train`` rows (``fit_rows``: its first ``fit_rows`` rows instead, e.g. all ``T``).
+
+    The same steps as :func:`fit_context_stats` + :func:`apply_context_stats` per table, except that a column
+    constant over the fitted rows becomes 0 instead of being dropped (tables keep one width). Returns (B, T, F).
+    """
+    n = n_train if fit_rows is None else fit_rows
+    ctx = X[:, :n]
+    mean = ctx.mean(1, keepdim=True)
+    scale = ctx.std(1, unbiased=False, keepdim=True) + SCALER_EPS
+    Z = ((X - mean) / scale).clamp(-SCALER_CLIP, SCALER_CLIP)
+    zc = Z[:, :n]
+    m1 = zc.mean(1, keepdim=True)
+    s1 = zc.std(1, unbiased=n > 1, keepdim=True).clamp_min(OUTLIER_MIN_STD)
+    w = ((zc >= m1 - threshold * s1) & (zc <= m1 + threshold * s1)).to(Z.dtype)
+    count = w.sum(1, keepdim=True)
+    m2 = (zc * w).sum(1, keepdim=True) / count
+    s2 = (((zc - m2) * w) ** 2).sum(1, keepdim=True).div(count - (1 if n > 1 else 0)).sqrt()
+    s2 = s2.clamp_min(OUTLIER_MIN_STD)
+    lower, upper = m2 - threshold * s2, m2 + threshold * s2
+    Z = torch.maximum(-torch.log1p(Z.abs()) + lower, Z)
+    return torch.minimum(torch.log1p(Z.abs()) + upper, Z)
+
+
 def encode_labels(y: Tensor) -> tuple[Tensor, Tensor]:
     """``LabelEncoder``: (classes (C,) sorted distinct labels, codes (N,) long in 0..C-1)."""
     classes, codes = torch.unique(y, sorted=True, return_inverse=True)
@@ -218,6 +245,30 @@ class TorchTabICL(nn.Module):
         X = X.to(torch.float32).unsqueeze(0)  # (1, N+M, F')
         out = self.model(X, codes.to(self.device, torch.float32).unsqueeze(0))  # (1, M, max_classes)
         return out[0, :, :n_classes]
+
+    def forward_tables(
+        self, X_ctx: Tensor, codes: Tensor, X_query: Tensor, stats: ContextStats | None = None
+    ) -> Tensor:
+        """Logits (B, M, max_classes) of ``B`` tables at once, one forward pass: context rows ``X_ctx`` (B, N, F),
+        their labels ``codes`` (B, N) in 0..C_b-1 per table, query rows ``X_query`` (B, M, F).
+
+        ``stats``: one preprocessing fitted elsewhere (``context_stats="pool"``) for every table; ``None``: each
+        table's own context statistics (:func:`preprocess_tables`; a column constant over a table's context is
+        zeroed, where the one-table path drops it). Slice each table's logits to its classes yourself.
+        """
+        if X_ctx.ndim != 3 or X_query.ndim != 3 or codes.shape != X_ctx.shape[:2] or len(X_query) != len(X_ctx):
+            raise ValueError(
+                f"need X_ctx (B, N, F), codes (B, N), X_query (B, M, F); got {tuple(X_ctx.shape)}, "
+                f"{tuple(codes.shape)}, {tuple(X_query.shape)}"
+            )
+        X = torch.cat([X_ctx, X_query], 1).to(self.device)
+        if stats is None:
+            X = preprocess_tables(X, X_ctx.shape[1], self.outlier_threshold)
+        else:
+            B, T, F = X.shape
+            X = apply_context_stats(X.reshape(B * T, F), stats).reshape(B, T, -1)
+        self.model.train()
+        return self.model(X.to(torch.float32), codes.to(self.device, torch.float32))
 
     def predict_proba(self, X_ctx: Tensor, y_ctx: Tensor, X_query: Tensor, X_pool: Tensor | None = None) -> Tensor:
         """Probabilities (M, C) = softmax(logits / temperature), as ``TabICLClassifier.predict_proba``."""

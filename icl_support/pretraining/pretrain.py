@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..evaluation.tabicl_model import V2_CONFIG
+from ..evaluation.tabicl_torch import preprocess_tables
 from .synthetic_tables import PRIORS, TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
 
 # TabICL v2's architecture at 1/4 width and 1/3 depth: 0.65M parameters (the released model: 27.6M)
@@ -343,29 +344,11 @@ def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
 
 
 def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0, fit_rows: int | None = None) -> Tensor:
-    """``TabICLClassifier(n_estimators=1)``'s numeric preprocessing, batched over tables.
-
-    ``X`` (B, T, F): z-score with the context rows' mean and std (ddof 0, +1e-6), clip to +-100,
-    then the ``OutlierRemover``'s two-stage bounds (ddof 1) and soft log clipping (see
-    :mod:`icl_support.evaluation.tabicl_torch`, which matches the wrapper on one table). Constant columns
-    become 0 (the wrapper drops them). ``fit_rows``: fit the statistics on the first ``fit_rows`` rows instead
-    of the ``n_train`` context rows (``T``: the whole table, ``context_stats="pool"``). Returns (B, T, F) float32.
-    """
-    n_train = n_train if fit_rows is None else fit_rows
-    ctx = X[:, :n_train]
-    mean = ctx.mean(1, keepdim=True)
-    scale = ctx.std(1, unbiased=False, keepdim=True) + 1e-6
-    Z = ((X - mean) / scale).clamp(-100, 100)
-    zc = Z[:, :n_train]
-    m1 = zc.mean(1, keepdim=True)
-    s1 = zc.std(1, unbiased=n_train > 1, keepdim=True).clamp_min(1e-6)
-    w = ((zc >= m1 - threshold * s1) & (zc <= m1 + threshold * s1)).float()
-    count = w.sum(1, keepdim=True)
-    m2 = (zc * w).sum(1, keepdim=True) / count
-    s2 = (((zc - m2) * w) ** 2).sum(1, keepdim=True).div(count - (1 if n_train > 1 else 0)).sqrt().clamp_min(1e-6)
-    lower, upper = m2 - threshold * s2, m2 + threshold * s2
-    Z = torch.maximum(-torch.log1p(Z.abs()) + lower, Z)
-    return torch.minimum(torch.log1p(Z.abs()) + upper, Z).float()
+    """``TabICLClassifier(n_estimators=1)``'s numeric preprocessing, batched over tables: ``X`` (B, T, F) ->
+    (B, T, F) float32, statistics from the ``n_train`` context rows (``fit_rows``: the first ``fit_rows`` rows,
+    ``T`` for the whole table, ``context_stats="pool"``). The one implementation lives in
+    :func:`icl_support.evaluation.tabicl_torch.preprocess_tables`."""
+    return preprocess_tables(X, n_train, threshold, fit_rows).float()
 
 
 def query_loss(model: torch.nn.Module, batch: TableBatch) -> Tensor:
