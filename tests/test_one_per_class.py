@@ -44,7 +44,9 @@ def test_every_strategy_and_evaluator(tiny, random_weights):
     s, data = tiny
     run = Run(s, random_weights, torch.device("cpu"), random_weights)
     out = evaluate_strategies(run, data, progress=False)
-    assert set(out) == set(ONE_PER_CLASS_STRATEGIES) and all(set(out[n]) >= set(ONE_PER_CLASS_EVALUATORS) for n in ONE_PER_CLASS_STRATEGIES)
+    assert set(out) == set(ONE_PER_CLASS_STRATEGIES) and all(
+        set(out[n]) >= set(ONE_PER_CLASS_EVALUATORS) for n in ONE_PER_CLASS_STRATEGIES
+    )
     assert out["random"]["one_nn"]["n"] == 2 and out["centroid"]["linear_probe"]["n"] == s.probe_seeds
     for d, acc in enumerate(out["random"]["per_context"]["nearest_mean"]):  # raw rows, draws seeded s.seed + d
         idx = random_per_class(data.y_pool, 1, s.seed + d)

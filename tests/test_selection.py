@@ -14,7 +14,9 @@ def pool():
     return blobs(n_per_class=40, n_classes=4, dim=6, seed=3)
 
 
-@pytest.mark.parametrize("name", [n for n in list_strategies(row_level=True) if n not in ("full", "row_lgm", "tabicl_lgm")])
+@pytest.mark.parametrize(
+    "name", [n for n in list_strategies(row_level=True) if n not in ("full", "row_lgm", "tabicl_lgm")]
+)
 @pytest.mark.parametrize("k", [1, 3])
 def test_shapes_labels_and_provenance(pool, name, k):
     Z, y = pool

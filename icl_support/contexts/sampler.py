@@ -97,9 +97,13 @@ class ContextSampler(BaseEstimator):
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (rows, features), got shape {X.shape}")
-        X = X.astype(np.float64, copy=False) if X.dtype.kind in "biuf" else X
-        if X.dtype.kind != "f":
-            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        if X.dtype.kind not in "biuf":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as err:
+                message = f"X must be numeric; could not convert dtype {X.dtype} to float ({err})"
+                raise type(err)(message) from err
+        X = X.astype(np.float64, copy=False)
         bad = ~np.isfinite(X)
         if bad.any():
             rows = np.flatnonzero(bad.any(1))
@@ -114,15 +118,15 @@ class ContextSampler(BaseEstimator):
         self.classes_ = encoder.classes_
         codes = encoder.transform(y)
         counts = np.bincount(codes, minlength=len(self.classes_))
-        single = [self.classes_[c] for c in np.flatnonzero(counts == 1)]
+        single = self.classes_[np.flatnonzero(counts == 1)].tolist()
         if single and self.strategy not in ("full", "random"):
             raise ValueError(
-                f"class(es) {single} have a single row: strategy {self.strategy!r} needs at least 2 rows of a class "
-                "to choose or make its rows (add rows, drop the class, or use strategy='random')"
+                f"class(es) {single} have one sample (a single row): strategy {self.strategy!r} needs at least 2 rows "
+                "of a class to choose or make its rows (add rows, drop the class, or use strategy='random')"
             )
         k = self.per_class
         if k is not None and self.strategy not in ("full", RETRIEVAL):
-            short = {self.classes_[c]: int(n) for c, n in enumerate(counts) if n < k}
+            short = {self.classes_[c].item(): int(n) for c, n in enumerate(counts) if n < k}
             if short:
                 raise ValueError(
                     f"per_class={k} rows per class, but class(es) {short} (class: rows) have fewer rows; lower "
@@ -214,6 +218,7 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
         if self.sampler_.strategy == RETRIEVAL:
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         return self._delegate(X, "predict")
