@@ -1,8 +1,10 @@
 """Papermill runs of every chapter notebook in the smoke profile; glued values read back."""
 
+import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import papermill as pm
 import pytest
 
@@ -62,7 +64,16 @@ def test_chapter2_smoke(executed):
     path, out = executed["02_inference_time"]
     g = glued(path)
     assert g["tabicl_weights"] == "'random'"  # time: the full-size architecture, not TabICL-mini
-    assert -1.0 < float(g["exponent_total"]) < 3.0 and -1.0 < float(g["exponent_icl"]) < 3.0
+    # the exponents are fitted to measured seconds, which a loaded machine can bend anywhere: check that the prose
+    # quotes the fit of the times this run recorded (the fit itself is tested on synthetic timings in test_timing)
+    from icl_support.evaluation.timing import fit_power_law
+
+    rec = json.loads((out / "02_inference_time.json").read_text())
+    n = [r["n_context"] for r in rec["timings"]]
+    assert float(g["exponent_total"]) == pytest.approx(
+        fit_power_law(n, [r["total_s"] for r in rec["timings"]]).exponent
+    )
+    assert float(g["exponent_icl"]) == pytest.approx(fit_power_law(n, [r["icl_s"] for r in rec["timings"]]).exponent)
     assert g["dominant_stage"].strip("'") in {"column", "row", "icl", "preprocessing"}
     assert float(g["kv_max_diff"]) < 1e-4
     assert (out / "figures" / "ch2-time-vs-context.pdf").exists()
@@ -73,7 +84,7 @@ def test_chapter3_smoke(executed):
     path, out = executed["03_distillation"]
     g = glued(path)
     assert int(g["steps"]) == 20 and int(g["side"]) == 32
-    assert 0 <= float(g["loss_last"]) <= 2 and float(g["seconds_per_step"]) > 0
+    assert np.isfinite(float(g["loss_last"])) and float(g["seconds_per_step"]) > 0  # a NaN loss would show here
     for name in ("ch3-real-vs-synthetic", "ch3-pyramid-growth", "ch3-loss"):
         assert (out / "figures" / f"{name}.png").exists() and (out / "figures" / f"{name}.pdf").exists()
 
@@ -249,3 +260,18 @@ def test_claims_smoke(executed):
     assert (out / "figures" / "claims-one-per-class.png").exists()
     assert g["claim_classes_verdict"].strip("'") == values["claim_classes_verdict"]  # the class-count record
     assert (out / "figures" / "claims-class-count.png").exists()
+
+
+@pytest.mark.notebooks
+def test_use_it_smoke(executed):
+    """The example compresses (5 rows per class of 10 digits); the benchmark numbers are the record's."""
+    path, out = executed["08_use_it"]
+    g = glued(path)
+    assert int(g["ex_rows"]) == 50 and int(g["ex_pool"]) == 1257
+    assert 0.1 < float(g["ex_acc"]) <= 1 and 0.1 < float(g["ex_full_acc"]) <= 1
+    rec = json.loads(Path("results/bench-context-classifier.json").read_text())
+    full = next(r for r in rec["rows"] if r["strategy"] == "full")
+    assert float(g["bench_full_acc"]) == pytest.approx(full["accuracy"])
+    best = max((r for r in rec["rows"] if r["strategy"] not in ("full", "logreg")), key=lambda r: r["accuracy"])
+    assert float(g["bench_best_acc"]) == pytest.approx(best["accuracy"])
+    assert (out / "figures" / "use-it-cifar10.png").exists() and (out / "figures" / "use-it-cifar10.pdf").exists()

@@ -49,3 +49,20 @@ def test_cost_model_recovers_terms():
     assert model.fixed == pytest.approx(0.5, rel=1e-3) and model.linear == pytest.approx(2e-3, rel=1e-3)
     assert model.quadratic == pytest.approx(1e-7, rel=1e-3) and model.crossover == pytest.approx(2e4, rel=1e-3)
     assert fit_cost_model(n, 1 + 0 * n).crossover == float("inf")
+
+
+def test_chapter2_fits_recover_known_exponents_from_synthetic_timings():
+    """The chapter's fits on made-up timings with a known law: total ~ n**1.5 plus a fixed cost, icl ~ n**2."""
+    import pandas as pd
+
+    from icl_support.chapters.inference_time import STAGES, fit_timings
+
+    n = np.array([100, 300, 1000, 3000, 10000], dtype=float)
+    icl = 1e-8 * n**2
+    stages = {f"{s}_s": 1e-6 * n for s in STAGES if s != "icl"}
+    total = 0.02 + 2e-5 * n**1.5
+    timings = pd.DataFrame({"n_context": n, "total_s": total, "icl_s": icl, **stages, "preprocessing_s": 1e-6 * n})
+    fits = fit_timings(timings)
+    assert fits.icl.exponent == pytest.approx(2.0, abs=1e-9)
+    assert fits.total_upper.exponent == pytest.approx(1.5, abs=0.1)  # the fixed cost fades at the largest sizes
+    assert fits.total.exponent < fits.total_upper.exponent  # and flattens the all-sizes fit
