@@ -78,3 +78,29 @@ def test_shipped_comparison_and_trade_values_follow_the_recorded_benchmarks():
     other["tables"]["summary"]["10"]["mean"]["nearest_mean"] += 0.01  # a peer scored on other splits
     with pytest.raises(ValueError, match="other splits"):
         shipped_comparison_table({"a": w64, "b": other})
+
+
+def test_pages_show_prose_figures_and_tables_not_plumbing(tmp_path):
+    """Every code cell of a chapter is hidden (imports and parameters whole, the rest its input) unless it is tagged
+    'teaching'; papermill's injected parameters cell is hidden in the executed copy."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from icl_support.book.run_notebook import hide_injected_parameters
+
+    for nb in sorted(Path("nbs").glob("*.ipynb")):
+        cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        for i, cell in enumerate(cells):
+            tags = cell["metadata"].get("tags", [])
+            if i == 0 or "parameters" in tags:
+                assert "remove-cell" in tags, f"{nb.name}: imports/parameters cell {i} is shown"
+            else:
+                assert {"remove-input", "remove-cell", "teaching"} & set(tags), f"{nb.name}: code cell {i} is shown"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["injected-parameters"]})]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    hide_injected_parameters(path)
+    assert nbformat.read(str(path), as_version=4).cells[0].metadata["tags"] == ["injected-parameters", "remove-cell"]

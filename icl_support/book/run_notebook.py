@@ -52,9 +52,27 @@ def run_notebook(
     parameters = dict(parameters or {})
     check_parameters(notebook, parameters)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    return pm.execute_notebook(
+    executed = pm.execute_notebook(
         str(notebook), str(output), parameters=parameters, cwd=str(cwd), progress_bar=progress, kernel_name="python3"
     )
+    hide_injected_parameters(output)
+    return executed
+
+
+def hide_injected_parameters(path: str | Path) -> None:
+    """Tag papermill's injected ``parameters`` cell ``remove-cell`` so the rendered page starts with prose (the
+    executed notebook keeps it: the run's parameters stay on record)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+            changed = True
+    if changed:
+        nbformat.write(nb, str(path))
 
 
 def shared_parameters(path: str | Path, parameters: dict) -> dict:

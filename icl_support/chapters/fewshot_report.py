@@ -1,0 +1,95 @@
+"""Chapter 0's section on one row per class: how well each TabICL-mini reads a few-shot context, from the records.
+
+Reads ``results/bench-fewshot-<checkpoint>.json`` (``benchmarks/tabicl_mini.py --fewshot-only``: contexts of random
+1, 2, 5 rows per class and the class-mean rows on digits pixels and digits embeddings, TabICL with both
+``context_stats`` beside 1-NN and the nearest class mean on the same rows) and ``results/fewshot-curve-*.json``
+(the same on digits pixels for every snapshot of a pretraining run). Usage::
+
+    records = load_fewshot_records("results", ("mini", "mini-w64"))
+    table, values = fewshot_table(records)
+    fig = fewshot_curve_figure(records, curves)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+CONTEXT_LABELS = {
+    "random_1": "random, 1 per class",
+    "random_2": "random, 2 per class",
+    "random_5": "random, 5 per class",
+    "class_mean": "class means",
+}
+TABLE_LABELS = {"digits_pixels": "digits pixels (PCA-32)", "digits_embeddings": "digits embeddings (Lite0, PCA-64)"}
+
+
+def load_fewshot_records(results_dir: str | Path, names) -> dict:
+    """``{name: record}`` of the ``bench-fewshot-<name>.json`` files that exist (missing ones are left out)."""
+    out = {}
+    for name in names:
+        path = Path(results_dir) / f"bench-fewshot-{name}.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+def load_curves(results_dir: str | Path) -> dict:
+    """``{run name: curve record}`` of every ``fewshot-curve-<name>.json``."""
+    return {p.stem.removeprefix("fewshot-curve-"): json.loads(p.read_text())
+            for p in sorted(Path(results_dir).glob("fewshot-curve-*.json"))}  # fmt: skip
+
+
+def best_ratio(summary: dict) -> float:
+    """TabICL's accuracy over its peer's with the better of the two ``context_stats``."""
+    return max(summary["ratio_context"], summary["ratio_pool"])
+
+
+def fewshot_table(records: dict) -> tuple[pd.DataFrame, dict]:
+    """Rows (checkpoint, table, context): TabICL with context / pool statistics, 1-NN, nearest mean, the best ratio
+    to the bar's peer and whether the bar is met; and the glued values ``fs_<checkpoint>_<table>_<context>_*``."""
+    rows, values = [], {}
+    for name, rec in records.items():
+        for table, part in rec["fewshot"].items():
+            for kind, s in part["summary"].items():
+                rows.append({
+                    "checkpoint": name, "table": TABLE_LABELS.get(table, table),
+                    "context": CONTEXT_LABELS.get(kind, kind), "TabICL, context stats": s["tabicl_context"],
+                    "TabICL, pool stats": s["tabicl_pool"], "1-NN": s["one_nn"], "nearest mean": s["nearest_mean"],
+                    "best ratio": best_ratio(s), "to": s["peer"], "goal": s.get("goal"),
+                    "met": {True: "yes", False: "no"}.get(s.get("bar_met"), ""),
+                })  # fmt: skip
+                key = f"fs_{name}_{table}_{kind}".replace("-", "_")
+                values.update({f"{key}_ratio": best_ratio(s), f"{key}_context": s["tabicl_context"],
+                               f"{key}_pool": s["tabicl_pool"], f"{key}_peer": s[s["peer"]]})  # fmt: skip
+        values[f"fs_{name.replace('-', '_')}_bar_met"] = sum(bool(v) for k, v in rec["bar"].items() if "fewshot" in k)
+        values[f"fs_{name.replace('-', '_')}_bar_total"] = sum(1 for k in rec["bar"] if "fewshot" in k)
+    return pd.DataFrame(rows).round(3), values
+
+
+def fewshot_curve_figure(records: dict, curves: dict) -> plt.Figure:
+    """Best few-shot ratio on digits pixels against pretraining CPU hours: each recorded checkpoint as a point (its
+    lineage's CPU hours), each snapshot curve as a line; dotted: the bar (0.85; 1.0 at five per class)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
+    for ax, kind in zip(axes, ("random_1", "class_mean", "random_5"), strict=True):
+        for name, rec in records.items():
+            s = rec["fewshot"].get("digits_pixels", {}).get("summary", {}).get(kind)
+            if s is not None:
+                ax.plot(rec["weights"]["cpu_hours"], best_ratio(s), "o")
+                ax.annotate(name, (rec["weights"]["cpu_hours"], best_ratio(s)), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")  # fmt: skip
+        for name, curve in curves.items():
+            pts = [(p["cpu_hours"], best_ratio(p["summary"][kind])) for p in curve["points"] if kind in p["summary"]]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), "-", lw=1, label=f"{name} (snapshots)")
+        ax.axhline(1.0 if kind == "random_5" else 0.85, color="0.5", ls=":")
+        ax.set_title(CONTEXT_LABELS[kind] + (" / nearest mean" if kind != "random_1" else " / 1-NN"), fontsize=9)
+        ax.set_xlabel("pretraining CPU hours (whole lineage)")
+    axes[0].set_ylabel("TabICL / peer, same rows")
+    if curves:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
