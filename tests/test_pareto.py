@@ -10,7 +10,9 @@ from conftest import blobs
 
 from icl_support.chapters.explorer import context_images, describe, gallery
 from icl_support.chapters.pareto import (
-    EVALUATORS,
+    SWEEP_EVALUATORS as EVALUATORS,
+)
+from icl_support.chapters.pareto import (
     distillation_gap,
     front,
     long_table,
@@ -38,7 +40,7 @@ def tiny(random_weights, cache_dir):
         "smoke",
         cache_dir=str(cache_dir),
         ks=[1, 2],
-        strategies=["random", "class_mean", "herding", "row_lgm", "pixel_lgm", "tabicl_lgm", "full"],
+        strategies=["random", "class_mean", "herding", "row_lgm", "pixel_lgm", "tabicl_lgm", "retrieval", "full"],
         ipc=3,
         lgm_ipcs=[4],  # pixel LGM would need a backbone: ipc and lgm_ipcs outside ks, so it is skipped with a note
         pca_dim=4,
@@ -62,6 +64,7 @@ def test_sweep_structure(tiny):
     assert run["tabicl_test_rows"] == 6
     assert "lgm_ipcs" in run["skipped"]["pixel_lgm"]["1"]
     assert "random weights" in run["skipped"]["tabicl_lgm"]["1"]
+    assert "random weights" in run["skipped"]["retrieval"]["1"]
     # well-separated blobs: the class means classify the test rows perfectly with nearest class mean
     assert res["class_mean"]["1"]["nearest_mean"]["mean"] == 1.0
 
@@ -118,3 +121,22 @@ def test_tabicl_aware_strategy_plumbing(tiny, random_weights):
     np.testing.assert_allclose(pca.inverse_transform(pca.transform(ctx.X)), ctx.X, atol=1e-4)
     assert not np.allclose(pca.inverse_transform(pca.transform(data.Z_pool[:3])), data.Z_pool[:3], atol=1e-4)
     assert built.seconds[0] > 0
+
+
+def test_retrieval_in_the_sweep_with_real_weights(tiny, cache_dir):
+    """Retrieval contexts are scored by TabICL (both statistics at k = 1) beside the global contexts, timed, with
+    C * k rows; the Pareto tables and figures take them (peers absent)."""
+    from icl_support.core.config import with_overrides
+    from icl_support.evaluation.tabicl_model import resolve_weights
+
+    s, data, _ = tiny
+    s = with_overrides(s, strategies=["random", "retrieval"])
+    mini = resolve_weights("mini", cache_dir)
+    res = run_sweep(cpu_run(s, mini), data, progress=False)["results"]
+    r1, r2 = res["retrieval"]["1"], res["retrieval"]["2"]
+    assert r1["rows"] == 3 and r2["rows"] == 6 and set(r1) >= {"tabicl", "tabicl_pool", "tabicl_seconds"}
+    assert "tabicl_pool" not in r2 and r2["tabicl_seconds"]["mean"] > 0
+    assert r2["tabicl"]["mean"] > 0.5  # well-separated blobs: each test row's neighbours give its class
+    t = long_table(res)
+    assert set(t[t.strategy == "retrieval"].evaluator) == {"tabicl"}
+    assert len(plot_accuracy(res, "tabicl_seconds", evaluators=("tabicl",)).axes) == 1

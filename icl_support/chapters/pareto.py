@@ -41,6 +41,7 @@ STYLE = {  # strategy: (colour, marker)
     "row_lgm": ("tab:pink", "P"),
     "pixel_lgm": ("tab:green", "*"),
     "tabicl_lgm": ("tab:purple", "h"),
+    "retrieval": ("tab:olive", "<"),
     "full": ("black", "*"),
 }
 
@@ -51,6 +52,8 @@ def long_table(results: dict) -> pd.DataFrame:
     for name, per_k in results.items():
         for k, e in per_k.items():
             for ev in SWEEP_EVALUATORS:
+                if ev not in e:  # retrieval contexts are scored by TabICL only
+                    continue
                 out.append(
                     {
                         "strategy": name,
@@ -88,12 +91,15 @@ def front(results: dict, evaluator: str, x: str = "rows") -> pd.DataFrame:
 
 
 def plot_accuracy(
-    results: dict, x: str = "rows", evaluators=SWEEP_EVALUATORS, random_tabicl: bool = True
+    results: dict, x: str = "rows", evaluators=SWEEP_EVALUATORS, random_tabicl: bool = True, ax=None
 ) -> plt.Figure:
     """One panel per evaluator: accuracy (± std over seeds) against context rows or TabICL seconds (log x),
-    a line per strategy, the Pareto front dashed."""
+    a line per strategy, the Pareto front dashed. ``ax``: draw the one evaluator into this axes instead."""
     xlabel = {"rows": "context rows", "tabicl_seconds": "TabICL fit + predict seconds"}[x]
-    fig, axes = plt.subplots(1, len(evaluators), figsize=(3.6 * len(evaluators), 3.4), sharex=True)
+    if ax is not None:
+        fig, axes = ax.figure, [ax]
+    else:
+        fig, axes = plt.subplots(1, len(evaluators), figsize=(3.6 * len(evaluators), 3.4), sharex=True)
     t = long_table(results)
     for ax, ev in zip(np.atleast_1d(axes), evaluators, strict=True):
         sub = t[t.evaluator == ev]
@@ -109,7 +115,8 @@ def plot_accuracy(
         ax.set_title(title, fontsize=9)
     np.atleast_1d(axes)[0].set_ylabel("test accuracy")
     np.atleast_1d(axes)[-1].legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
+    if ax is None:
+        fig.tight_layout()
     return fig
 
 
@@ -140,7 +147,7 @@ def skipped_note(skipped: dict) -> str:
 
 def best(results: dict, evaluator: str, k: str) -> tuple[str, float]:
     """The strategy with the highest mean ``evaluator`` accuracy at ``k`` and that accuracy."""
-    cand = {n: r[k][evaluator]["mean"] for n, r in results.items() if k in r}
+    cand = {n: r[k][evaluator]["mean"] for n, r in results.items() if k in r and evaluator in r[k]}
     name = max(cand, key=cand.get)
     return name, cand[name]
 
@@ -186,4 +193,35 @@ def recorded_numbers(rec: dict) -> dict:
     values["rec_full_tabicl_s"] = rres["full"]["all"]["tabicl_seconds"]["mean"]
     values["rec_k1_tabicl_s"] = rres["random"]["1"]["tabicl_seconds"]["mean"]
     values["rec_k50_tabicl_s"] = rres["random"]["50"]["tabicl_seconds"]["mean"]
+    return values
+
+
+def with_retrieval(rec: dict, retrieval: dict) -> dict:
+    """The recorded sweep's results with a recorded retrieval sweep's ``retrieval`` entries added (same rows, same
+    TabICL test rows; checked), for one figure of global and per-test-row contexts."""
+    for key in ("real_pool", "test_images", "image_px", "embedding_dim"):
+        if rec["setting"].get(key) != retrieval["setting"].get(key):
+            raise ValueError(
+                f"the two records differ in {key}: {rec['setting'].get(key)} vs {retrieval['setting'].get(key)}"
+            )
+    if rec["notes"]["tabicl_test_rows"] != retrieval["notes"]["tabicl_test_rows"]:
+        raise ValueError("the two records scored TabICL on different numbers of test rows")
+    return {**rec["results"], "retrieval": retrieval["results"]["retrieval"]}
+
+
+def retrieval_numbers(results: dict) -> dict:
+    """TabICL on retrieval contexts against the global contexts at the same k and the whole pool (glued)."""
+    ret = results["retrieval"]
+    values = {}
+    for k in ret:
+        glob = {n: r[k]["tabicl"]["mean"] for n, r in results.items() if n != "retrieval" and k in r}
+        best_name = max(glob, key=glob.get) if glob else "none"
+        values[f"ret_k{k}_tabicl"] = ret[k]["tabicl"]["mean"]
+        values[f"ret_k{k}_seconds"] = ret[k]["tabicl_seconds"]["mean"]
+        values[f"ret_k{k}_best_global"] = f"{best_name} ({glob[best_name]:.3f})" if glob else "none"
+        values[f"ret_k{k}_gain"] = ret[k]["tabicl"]["mean"] - (glob[best_name] if glob else float("nan"))
+    full = results["full"]["all"]
+    values.update(ret_full_tabicl=full["tabicl"]["mean"], ret_full_seconds=full["tabicl_seconds"]["mean"])
+    best_k = max(ret, key=lambda k: ret[k]["tabicl"]["mean"])
+    values.update(ret_best_k=int(best_k), ret_best_tabicl=ret[best_k]["tabicl"]["mean"])
     return values

@@ -26,6 +26,8 @@ look names up here (:func:`get_strategy`). A strategy that cannot run in a setti
                     images (needs real weights; opt-in: not in chapter 5's default sweep)
 ``tabicl_pixels_anchored`` the same with a class-mean anchor on the images' embeddings, weight
                     ``tabicl_pixels_anchor`` (opt-in)
+``retrieval``       each test row's k nearest pool rows of every class: one context per test row, read by
+                    TabICL in batches (:mod:`icl_support.contexts.retrieval`; scored by the sweep itself)
 ``full``            every pool row (k ignored)
 =================  ========================================================================
 
@@ -98,6 +100,7 @@ class Strategy:
     rows: Callable[..., Context] | None = None
     options: tuple[str, ...] = ()  # the keyword options ``rows`` accepts
     needs_estimator: bool = False  # ``rows`` needs ``estimator=`` (a TabICL classifier or checkpoint)
+    per_query: bool = False  # one context per test row (retrieval): scored by the sweep itself, no global context
 
     def is_seeded(self, k: int) -> bool:
         return self.seeded_from_k is not None and k >= self.seeded_from_k
@@ -391,6 +394,15 @@ for _name, _anchored in (("tabicl_pixels", False), ("tabicl_pixels_anchored", Tr
         summary="images optimised through the backbone, the PCA and TabICL"
         + (" with a class-mean anchor (tabicl_pixels_anchor)" if _anchored else ""),
     )(_tabicl_pixels(_anchored))  # fmt: skip
+
+
+@register_strategy("retrieval", per_query=True, real_images=True)
+def _retrieval(inputs: BuildInputs, k: int, seed: int) -> Made:
+    """Each test row's k nearest pool rows of every class (one context per test row; TabICL only)."""
+    raise StrategySkipped(
+        "retrieval builds one context per test row: the sweep scores it (icl_support.contexts.sweep), and "
+        "ContextClassifier(estimator, ContextSampler('retrieval')) uses it"
+    )
 
 
 @register_strategy("full", rows=selection.full)

@@ -19,7 +19,7 @@ from ..embedding.image_pool import ImageData
 from ..embedding.tables import fit_width_reducer
 from ..evaluation.run import Run
 from ..evaluation.scoring import EvalEnv, Scorer, stats
-from .strategies import BuildInputs, build, sweep_names
+from .strategies import BuildInputs, build, get_strategy, sweep_names
 
 SWEEP_EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
 # scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool")
@@ -35,6 +35,34 @@ def make_scorer(run: Run, data: ImageData) -> Scorer:
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows, context_stats=s.context_stats)
     evaluators = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
     return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool)
+
+
+def score_retrieval(run: Run, scorer: Scorer, data: ImageData, k: int) -> dict | None:
+    """TabICL on retrieval contexts (each of its test rows reads its k nearest pool rows of every class), on the
+    scorer's rows and test rows, fit + predict timed; ``None`` when TabICL is not run (random weights)."""
+    import time
+
+    from .retrieval import RetrievalTabICL
+    from .sampler import ContextSampler
+
+    env = scorer.env
+    if env.tabicl is None or run.weights.is_random:
+        return None
+    classes, codes = np.unique(data.y_pool, return_inverse=True)
+    rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
+    entry = {}
+    for name, stats_ in (("tabicl", env.context_stats), ("tabicl_pool", "pool")):
+        start = time.perf_counter()
+        model = RetrievalTabICL(env.tabicl(env.seed), ContextSampler("retrieval", per_class=k), stats_)
+        pred = classes[model.fit(scorer.reduce(data.Z_pool), codes).predict(scorer.Z_test_reduced[rows])]
+        accuracy = float((pred == scorer.y_test[rows]).mean())
+        entry[name] = stats([accuracy])
+        entry[f"{name}_seconds"] = stats([time.perf_counter() - start])
+        if k != 1:
+            break
+    entry["build_seconds"] = stats([0.0])
+    entry["rows"] = int(k * len(classes))
+    return entry
 
 
 def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
@@ -54,6 +82,13 @@ def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
     names = sweep_names(s.strategies)
     jobs = [(n, k) for n in names if n != "full" for k in s.ks] + [("full", 0)] * ("full" in names)
     for name, k in tqdm(jobs, desc="strategies x k", disable=not progress):
+        if get_strategy(name).per_query:
+            entry = score_retrieval(run, scorer, data, k)
+            if entry is None:
+                skipped.setdefault(name, {})[str(k)] = "not run: TabICL has random weights or is off"
+            else:
+                results.setdefault(name, {})[str(k)] = entry
+            continue
         built = build(name, inputs, k or 1)
         key = "all" if name == "full" else str(k)
         if not built.contexts:

@@ -1,0 +1,21 @@
+"""results/README.md is generated from the records: regenerating it must change nothing."""
+
+import json
+
+from icl_support.book.results_readme import main, render
+
+
+def test_results_readme_is_generated_from_the_records():
+    assert main(["--check"]) == 0, "results/README.md is stale: run python -m icl_support.book.results_readme"
+
+
+def test_render_lists_every_record_and_marks_random_weights(tmp_path):
+    prov = {"tabicl_weights": "random", "wall_s": 12.4, "date_utc": "2026-01-02T00:00:00Z", "git_commit": "abc1234def"}
+    (tmp_path / "a.json").write_text(json.dumps({"provenance": prov}))
+    (tmp_path / "a.yaml").write_text("# what a wrote\nprofile: demo\n")
+    (tmp_path / "b.json").write_text(json.dumps({"provenance": {"command": "python -m benchmarks.x", "quick": True}}))
+    text = render(tmp_path)
+    assert "| `a.json` | what a wrote | **RANDOM WEIGHTS** | 2026-01-02, `abc1234` | 12 |" in text
+    assert "`b.json` | `python -m benchmarks.x` (`--quick`: measures nothing)" in text
+    assert main(["--results", str(tmp_path), "--check"]) == 1  # no README there yet
+    assert main(["--results", str(tmp_path)]) == 0 and main(["--results", str(tmp_path), "--check"]) == 0
