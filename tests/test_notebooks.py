@@ -255,7 +255,8 @@ def test_claims_smoke(executed):
     path, out = executed["04b_claims"]
     g = glued(path)
     _, values = claims_table(load_records("results"))
-    assert int(g["n_claims"]) == values["n_claims"] and int(g["n_fails"]) == values["n_fails"]
+    assert int(g["n_claims"]) == values["n_claims"] and int(g["n_fails_here"]) == values["n_fails_here"]
+    assert g["claims_summary"].strip("'") == values["claims_summary"]
     assert g["claim_k1_order_tabicl"].strip("'") == values["claim_k1_order_tabicl"]
     assert (out / "figures" / "claims-one-per-class.png").exists()
     assert g["claim_classes_verdict"].strip("'") == values["claim_classes_verdict"]  # the class-count record
