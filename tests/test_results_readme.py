@@ -19,3 +19,21 @@ def test_render_lists_every_record_and_marks_random_weights(tmp_path):
     assert "`b.json` | `python -m benchmarks.x` (`--quick`: measures nothing)" in text
     assert main(["--results", str(tmp_path), "--check"]) == 1  # no README there yet
     assert main(["--results", str(tmp_path)]) == 0 and main(["--results", str(tmp_path), "--check"]) == 0
+
+
+def test_readme_findings_block_is_generated_from_the_records():
+    from icl_support.book.readme_findings import main as findings_main
+
+    assert findings_main(["--check"]) == 0, (
+        "README.md's findings block is stale: python -m icl_support.book.readme_findings"
+    )
+
+
+def test_findings_block_markers_are_required(tmp_path):
+    import pytest
+
+    from icl_support.book.readme_findings import END, START, with_block
+
+    assert with_block(f"a\n{START}\nold\n{END}\nb", "new\n") == f"a\n{START}\nnew\n{END}\nb"
+    with pytest.raises(ValueError, match="markers"):
+        with_block("no markers", "new\n")

@@ -36,6 +36,14 @@ def glue_values(values: dict, display: bool = False) -> None:
         glue(key, plain(value), display=display)
 
 
+def glue_markdown(key: str, text: str) -> None:
+    """``myst_nb.glue`` a block of MyST markdown under ``key`` (pasted elsewhere with the ``glue:md`` directive)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(key, Markdown(text), display=False)
+
+
 def git_commit(cwd: str | Path = ".") -> str:
     """The checkout's commit (``+dirty`` when it has changes), or ``"unknown"`` outside git."""
     try:

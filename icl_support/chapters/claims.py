@@ -192,6 +192,7 @@ def _ordering(res: dict, labels: dict) -> tuple[str, str, dict]:
             peer_verdicts.append(verdict)
             parts.append(f"{labels.get(ev, ev)}: {verdict} ({numbers}; {info['why']})")
         values[f"claim_k1_rule_{ev}"] = verdict
+        values.update({f"claim_k1_rule_{ev}_{n}": est[n].mean for n in ORDER})
     overall = verdict_tabicl if verdict_tabicl not in (None, TOO_WEAK) else combine(peer_verdicts)
     return overall, "; ".join(parts), values
 

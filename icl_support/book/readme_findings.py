@@ -1,0 +1,57 @@
+"""The *What this book found* block of README.md, generated from the records (the landing page glues the same block
+from the claims page). ``tests/test_results_readme.py`` fails when README.md's block is stale. Usage::
+
+    python -m icl_support.book.readme_findings            # rewrite the block in README.md
+    python -m icl_support.book.readme_findings --check    # exit 1 when it is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..chapters.claims import load_records
+from ..chapters.findings import findings_markdown
+
+START, END = "<!-- findings:start (generated: python -m icl_support.book.readme_findings) -->", "<!-- findings:end -->"
+
+
+def readme_link(chapter: str) -> str:
+    """Where a chapter's source lives, relative to the repository root (README links)."""
+    return "book/rerun.md" if chapter == "rerun" else f"nbs/{chapter}.ipynb"
+
+
+def book_link(chapter: str) -> str:
+    """Where a chapter lives relative to the landing page (book/intro.md)."""
+    return "rerun.md" if chapter == "rerun" else f"../executed/{chapter}.ipynb"
+
+
+def with_block(readme: str, block: str) -> str:
+    """``readme`` with the text between the markers replaced by ``block`` (markers must be present once)."""
+    if readme.count(START) != 1 or readme.count(END) != 1:
+        raise ValueError(f"README.md needs the markers {START!r} and {END!r} once each")
+    head, rest = readme.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{block}{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args(argv)
+    path = Path(args.readme)
+    text = with_block(path.read_text(), findings_markdown(load_records(args.results), args.results, readme_link))
+    if args.check:
+        stale = path.read_text() != text
+        print(f"{path}'s findings block is {'STALE: regenerate it' if stale else 'up to date'}")
+        return int(stale)
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
