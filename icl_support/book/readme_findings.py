@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..chapters.claims import load_records
-from ..chapters.findings import findings_markdown
+from .findings import findings_markdown
 
 START, END = "<!-- findings:start (generated: python -m icl_support.book.readme_findings) -->", "<!-- findings:end -->"
 

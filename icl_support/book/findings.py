@@ -3,7 +3,7 @@
 Each line is one finding with its number, its setting and where its evidence is: what reproduces here, what fails
 here and why, what cannot be tested here (and the command that would), and what is new beyond the write-up. The
 verdicts are the claims page's (:mod:`icl_support.chapters.claims`, rules in :mod:`icl_support.chapters.verdicts`).
-Usage::
+It reads several chapters' records, so it lives in the book layer. Usage::
 
     text = findings_markdown(load_records("results"), "results", link=lambda chapter: f"nbs/{chapter}.ipynb")
 """
@@ -14,8 +14,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from .claims import claims_table
-from .fewshot_report import best_ratio, load_fewshot_records
+from ..chapters.claims import claims_table
+from ..chapters.fewshot_report import best_ratio, load_fewshot_records
 
 SETTING = "CIFAR-10, offline EfficientNet-Lite0, PCA-64, TabICL-mini"
 
