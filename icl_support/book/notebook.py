@@ -173,9 +173,7 @@ def _table_text(settings: Settings, table, weights: TabICLWeights) -> str:
             "(full size, random weights), which is what a user pays."
         )
     if weights.is_random:
-        text += (
-            "\n\n**RANDOM WEIGHTS: timing only. Every TabICL accuracy on this page is chance level and means nothing.**"
-        )
+        text += "\n\n" + RANDOM_PARAGRAPH
     return text
 
 

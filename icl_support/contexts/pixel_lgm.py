@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import numbers
-import os
 import resource
 import time
 import warnings
@@ -44,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..core.cache import save_torch_atomic
 from ..data.augment import apply_augment, augment, draw_augment
 from ..data.images import center_view
 from ..embedding.frozen import FrozenFeatures
@@ -206,28 +206,20 @@ class _State:
     @staticmethod
     def save(path: Path, identity: str, pyramid, opt, gen, step, losses, snapshots) -> bool:
         """Write atomically; on ``OSError`` warn and return False (the run goes on without checkpoints)."""
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        state = {
+            "identity": identity,
+            "levels": [p.detach().cpu() for p in pyramid.levels],
+            "opt": opt.state_dict(),
+            "rng": gen.get_state(),
+            "step": step,
+            "losses": torch.tensor(losses),
+            "snapshots": [s.clone() for s in snapshots],
+        }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(
-                {
-                    "identity": identity,
-                    "levels": [p.detach().cpu() for p in pyramid.levels],
-                    "opt": opt.state_dict(),
-                    "rng": gen.get_state(),
-                    "step": step,
-                    "losses": torch.tensor(losses),
-                    "snapshots": [s.clone() for s in snapshots],
-                },
-                tmp,
-            )
-            os.replace(tmp, path)
+            save_torch_atomic(state, path)
         except OSError as err:
             warnings.warn(f"could not write LGM checkpoint {path} ({err}); continuing without one", stacklevel=3)
             return False
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return True
 
     @staticmethod

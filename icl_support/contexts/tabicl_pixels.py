@@ -16,7 +16,6 @@ frozen. A run checkpoints to ``work_dir`` every ``checkpoint_every`` steps and r
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..core.cache import save_torch_atomic
 from ..core.device import require_at_least_one
 from ..data.images import center_view
 from .pixel_lgm import EmbeddingAnchor
@@ -122,9 +122,7 @@ def distill_tabicl_pixels(
             work.mkdir(parents=True, exist_ok=True)
             state = {"delta": delta.detach(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                      "step": step + 1, "losses": torch.tensor(losses), "seconds": seconds}  # fmt: skip
-            tmp = ckpt.with_name(f"checkpoint.pt.tmp{os.getpid()}")
-            torch.save(state, tmp)
-            os.replace(tmp, ckpt)
+            save_torch_atomic(state, ckpt)
     with torch.no_grad():
         images = torch.sigmoid(base + delta).numpy().astype(np.float32)
     return TabICLPixelResult(images, np.asarray(labels, np.int64), np.asarray(losses, np.float32), seconds / cfg.steps)

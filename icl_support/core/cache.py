@@ -1,5 +1,6 @@
 """On-disk cache of numeric arrays: keyed by content, written atomically, checked on load.
 
+:func:`save_torch_atomic` is the one atomic ``torch.save`` of the package (checkpoints, resumable states).
 Files are ``.npz`` archives read with ``allow_pickle=False``. Each holds the arrays, the JSON of the
 key that determined them and a SHA-256 of the arrays' bytes; a file whose checksum or key does not
 match is reported, removed and recomputed, never silently used.
@@ -15,6 +16,23 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+
+def save_torch_atomic(obj, path: str | Path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically: written beside it under a per-process temporary name, then
+    renamed, so a reader never sees a half-written file (the parent folder is created). Returns ``path``."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 class CacheError(RuntimeError):

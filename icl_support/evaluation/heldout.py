@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 TABLES = ("iris", "wine", "breast_cancer", "digits")
-PEER_NAMES = ("logreg", "knn", "nearest_mean")
+HELDOUT_PEERS = ("logreg", "knn", "nearest_mean")  # the peers scored beside TabICL-mini on held-out tables
 
 
 def load_table(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -65,15 +65,15 @@ def tabicl_accuracy(checkpoint: str | Path, X_ctx, y_ctx, X_test, y_test, seed: 
 
 
 def peer_accuracies(X_ctx, y_ctx, X_test, y_test, seed: int = 0) -> dict:
-    """``{peer: accuracy}`` for :data:`PEER_NAMES` (see :mod:`icl_support.evaluation.peers`); features standardised with
-    the context's statistics first, as TabICL's own preprocessing does."""
+    """``{peer: accuracy}`` for :data:`HELDOUT_PEERS` (see :mod:`icl_support.evaluation.peers`); features
+    standardised with the context's statistics first, as TabICL's own preprocessing does."""
     from sklearn.preprocessing import StandardScaler
 
     from .peers import make_peer
 
     scaler = StandardScaler().fit(X_ctx)
     A, B = scaler.transform(X_ctx), scaler.transform(X_test)
-    return {name: float(make_peer(name, seed).fit(A, y_ctx).score(B, y_test)) for name in PEER_NAMES}
+    return {name: float(make_peer(name, seed).fit(A, y_ctx).score(B, y_test)) for name in HELDOUT_PEERS}
 
 
 def evaluate_checkpoint(

@@ -28,11 +28,12 @@ weights carries :data:`RANDOM_BANNER`. Usage::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from ..core.cache import save_torch_atomic
 
 RELEASED_REPO = "jingang/TabICL"
 RELEASED_FILE = "tabicl-classifier-v2-20260212.ckpt"
@@ -68,6 +69,12 @@ class TabICLWeights:
     kind: str
     path: str
     variant: str = "mini"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown TabICL weights kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        if self.kind == "mini" and self.variant not in SHIPPED_MINI:
+            raise ValueError(f"unknown TabICL-mini variant {self.variant!r}; shipped: {', '.join(SHIPPED_MINI)}")
 
     @property
     def is_random(self) -> bool:
@@ -122,14 +129,10 @@ def random_checkpoint(path: Path, seed: int = 0) -> Path:
     path = Path(path)
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = TabICL(**V2_CONFIG)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save({"config": V2_CONFIG, "state_dict": model.state_dict()}, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_torch_atomic({"config": V2_CONFIG, "state_dict": model.state_dict()}, path)
 
 
 def check_checkpoint(path: str | Path, what: str = "TabICL checkpoint") -> dict:

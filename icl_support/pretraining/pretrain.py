@@ -39,7 +39,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -51,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..core.cache import save_torch_atomic
 from ..evaluation.tabicl_model import V2_CONFIG
 from ..evaluation.tabicl_torch import preprocess_tables
 from .synthetic_tables import PRIORS, TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
@@ -419,10 +419,7 @@ def save_state(
         "log": json.dumps(log),
         "window": json.dumps(window),
     }
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_torch_atomic(state, path)
 
 
 SNAPSHOT_DIR = "snapshots"
@@ -431,12 +428,10 @@ SNAPSHOT_DIR = "snapshots"
 def save_snapshot(run_dir: Path, model, cfg: PretrainConfig, step: int, clock: dict) -> Path:
     """Keep the model of step ``step`` as a TabICL checkpoint ``{"config", "state_dict", "step", "cpu_s"}``."""
     path = Path(run_dir) / SNAPSHOT_DIR / f"step-{step:06d}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"config": dict(cfg.model), "state_dict": state, "step": step, "cpu_s": clock["cpu_s"]}, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_torch_atomic(
+        {"config": dict(cfg.model), "state_dict": state, "step": step, "cpu_s": clock["cpu_s"]}, path
+    )
 
 
 def snapshot_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -637,11 +632,7 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig 
     state = load_state(Path(run_dir), cfg)
     if state is None:
         raise StateError(f"no {STATE_FILE} in {run_dir}: nothing to export")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-    torch.save({"config": dict(cfg.model), "state_dict": state["model"]}, tmp)
-    os.replace(tmp, out)
+    out = save_torch_atomic({"config": dict(cfg.model), "state_dict": state["model"]}, out)
     step = int(state["step"])
     tables = sum(batch_shape(cfg, s).tables for s in range(step))
     seen = {}
