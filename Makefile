@@ -5,6 +5,8 @@
 #   make book PARAMS=my-params.yaml        any papermill parameters, e.g. dataset, data_root, seed
 #   make book JOBS=1                       one notebook at a time (default 2, each on one torch thread)
 #   make test                              unit tests + papermill smoke run of every notebook
+#   make rehearse                          every chapter in the paper profile, sizes shrunk, offline stand-ins
+#                                          (random-weight DINOv2 and TabICL, CIFAR-10/Imagenette from ../shared)
 #
 # Executed notebooks land in executed/, figures in figures/, the HTML in _build/html/.
 # A notebook is re-executed only when it, the package, a recorded result or the parameters changed.
@@ -23,7 +25,7 @@ EXECUTED := $(patsubst nbs/%,executed/%,$(NOTEBOOKS))
 PACKAGE := $(wildcard icl_support/*.py icl_support/*/*.py icl_support/weights/*)
 RECORDED := $(wildcard results/*.json)
 
-.PHONY: book test lint setup notebooks clean constraints FORCE
+.PHONY: book test lint setup notebooks clean constraints rehearse FORCE
 
 setup: $(STAMP)
 
@@ -61,6 +63,10 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -ra
+
+REHEARSAL ?= /tmp/icl-rehearsal
+rehearse: $(STAMP)
+	$(PY) -m icl_support.book.rehearsal --work $(REHEARSAL) --out $(REHEARSAL)/report.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check icl_support tests scripts benchmarks

@@ -1,0 +1,221 @@
+"""Rehearse the ``paper`` profile offline: every chapter through the real loaders, against local stand-ins.
+
+The paper profile downloads DINOv2 ViT-B/14 (timm, through ``huggingface_hub``), the released TabICL
+(``hf_hub_download``), CIFAR-10 and Imagenette (torchvision's downloaders). The rehearsal builds stand-ins that
+those same loaders accept, with nothing but this machine's files, and runs every chapter with ``profile=paper``
+and only its sizes shrunk:
+
+* a Hugging Face cache (the hub's own ``models--org--name/snapshots/<rev>/`` layout, ``refs/main``) holding
+  ``timm/vit_base_patch14_dinov2.lvd142m`` (``model.safetensors``) and ``jingang/TabICL``
+  (``tabicl-classifier-v2-20260212.ckpt``) at their real architectures with **seeded random weights** (real shapes,
+  real loading code, chance accuracy: every TabICL accuracy of a rehearsal is RANDOM WEIGHTS);
+* CIFAR-10 in torchvision's own format (``cifar-10-batches-py``: pickled ``data_batch_1..5``, ``test_batch``,
+  ``batches.meta``) built from the real images of ``../shared/data/cifar10-jpg.tar.gz`` (a subset);
+* Imagenette in its archive's layout (``imagenette2-320/{train,val}/<wnid>/*.JPEG``) from a few real CIFAR-10
+  images resized to 320 px (Imagenette itself is not on this machine; the layout and the loader are what is tested).
+
+torchvision checks the MD5 of CIFAR-10's batch files against the official ones, which a stand-in cannot match; the
+rehearsal sets ``ICL_SYNTH_SKIP_TORCHVISION_CHECKSUM=1``, the documented switch that makes
+:mod:`icl_support.data.datasets` trust a locally placed CIFAR archive (never needed with the real files). The
+network is never touched: ``HF_HUB_OFFLINE=1`` and every download is expected to be found locally. Usage::
+
+    python -m icl_support.book.rehearsal --jpg ../shared/data/cifar10-jpg.tar.gz --work /tmp/rehearsal
+    make rehearse
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import pickle
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DINO_REPO = "timm/vit_base_patch14_dinov2.lvd142m"
+REVISION = "0" * 40  # the snapshot folder name; any 40-hex string the refs point at
+# the write-up's settings with only their sizes shrunk (the paper profile's device is kept when CUDA is there)
+SHRUNK = dict(
+    n_train=50, n_test=20, embed_batch_size=16, fractions=[0.2, 1.0], n_seeds=1, tabicl_max_context=1000,
+    context_sizes=[10, 30], n_timing_test=10, timing_repeats=1, kv_cache_context=30, distill_steps=2,
+    distill_augs=1, random_draws=2, probe_epochs=5, probe_augs=2, probe_seeds=1, ks=[1], lgm_ipcs=[1],
+    selection_seeds=1, row_distill_steps=5, tabicl_distill_steps=2, corruptions=["gaussian_noise"],
+    severities=[3], n_tabicl_test=10,
+)  # fmt: skip
+CHAPTERS = (
+    "00_tabicl_mini", "01_context_scaling", "02_inference_time", "03_distillation", "04_one_per_class",
+    "04b_claims", "05_context_strategies", "06_beyond", "07_performance", "08_use_it",
+)  # fmt: skip
+
+
+def _snapshot(hub: Path, repo: str) -> Path:
+    """The snapshot folder of ``repo`` in the hub cache ``hub`` (created, with ``refs/main`` pointing at it)."""
+    base = hub / f"models--{repo.replace('/', '--')}"
+    (base / "refs").mkdir(parents=True, exist_ok=True)
+    (base / "refs" / "main").write_text(REVISION)
+    snap = base / "snapshots" / REVISION
+    snap.mkdir(parents=True, exist_ok=True)
+    return snap
+
+
+def build_hf_cache(hub: Path, seed: int = 0) -> dict:
+    """DINOv2 ViT-B/14 and TabICL v2 at their real architectures, seeded random weights, in a hub cache."""
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from ..core.cache import save_torch_atomic
+    from ..evaluation.tabicl_model import RELEASED_FILE, RELEASED_REPO, V2_CONFIG
+
+    torch.manual_seed(seed)
+    dino = timm.create_model(DINO_REPO.split("/")[1], pretrained=False)
+    dino_file = _snapshot(hub, DINO_REPO) / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in dino.state_dict().items()}, str(dino_file))
+    from tabicl._model.tabicl import TabICL
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        tabicl = TabICL(**V2_CONFIG)
+    tab_file = save_torch_atomic({"config": V2_CONFIG, "state_dict": tabicl.state_dict()},
+                                 _snapshot(hub, RELEASED_REPO) / RELEASED_FILE)  # fmt: skip
+    return {"dinov2": str(dino_file), "tabicl": str(tab_file)}
+
+
+def _jpg_members(jpg: Path, split: str, per_class: int) -> dict[str, list[bytes]]:
+    """``{class: [jpeg bytes]}``, the first ``per_class`` images of each class of a split of the JPEG archive."""
+    out: dict[str, list[bytes]] = {}
+    with tarfile.open(jpg) as tar:
+        for m in tar:
+            parts = Path(m.name).parts
+            if m.isfile() and len(parts) >= 3 and parts[-3] == split:
+                images = out.setdefault(parts[-2], [])
+                if len(images) < per_class:
+                    images.append(tar.extractfile(m).read())
+    return out
+
+
+def build_cifar10(jpg: Path, data_dir: Path, per_class: int = 10) -> Path:
+    """``<data_dir>/cifar-10-batches-py`` in torchvision's format from the real JPEG images (``per_class`` a class
+    and split; the train images spread over the five training batches as in the official archive)."""
+    from PIL import Image
+
+    root = data_dir / "cifar-10-batches-py"
+    root.mkdir(parents=True, exist_ok=True)
+    for split, files in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        members = _jpg_members(jpg, split, per_class)
+        classes = sorted(members)
+        rows, labels = [], []
+        for c, name in enumerate(classes):
+            for raw in members[name]:
+                pixels = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=np.uint8)  # (32, 32, 3)
+                rows.append(pixels.transpose(2, 0, 1).reshape(-1))  # torchvision reads (n, 3, 32, 32) planes
+                labels.append(c)
+        data = np.stack(rows)
+        for i, file in enumerate(files):
+            part = slice(i, None, len(files))
+            with open(root / file, "wb") as fh:
+                pickle.dump({"data": data[part], "labels": labels[part], "batch_label": file}, fh)
+        with open(root / "batches.meta", "wb") as fh:
+            pickle.dump({"label_names": classes, "num_cases_per_batch": len(data)}, fh)
+    return root
+
+
+def build_imagenette(jpg: Path, data_dir: Path, per_class: int = 6, side: int = 320) -> Path:
+    """``<data_dir>/imagenette2-320/{train,val}/<wnid>/*.JPEG``: real CIFAR-10 images resized to ``side`` px, one
+    CIFAR class per Imagenette wnid (the layout and torchvision's loader are tested, not Imagenette's pixels)."""
+    from PIL import Image
+    from torchvision.datasets import Imagenette
+
+    root = data_dir / "imagenette2-320"
+    wnids = sorted(Imagenette._WNID_TO_CLASS)
+    for split, src in (("train", "train"), ("val", "test")):
+        members = _jpg_members(jpg, src, per_class)
+        for wnid, name in zip(wnids, sorted(members), strict=True):
+            folder = root / split / wnid
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, raw in enumerate(members[name]):
+                image = Image.open(io.BytesIO(raw)).convert("RGB").resize((side, side), Image.BICUBIC)
+                image.save(folder / f"{wnid}_{i:04d}.JPEG", quality=90)
+    return root
+
+
+def rehearsal_env(work: Path) -> dict[str, str]:
+    """The environment every rehearsed chapter runs in: the stand-in hub, offline, the rehearsal's cache."""
+    return {
+        "HF_HUB_CACHE": str(work / "hub"),
+        "HF_HUB_OFFLINE": "1",
+        "ICL_SYNTH_CACHE": str(work / "cache"),
+        "ICL_SYNTH_SKIP_TORCHVISION_CHECKSUM": "1",
+    }
+
+
+def chapter_parameters(work: Path, chapter: str, device: str) -> dict:
+    """Papermill parameters of one rehearsed chapter: ``profile=paper``, shrunk sizes, the rehearsal's folders."""
+    from .run_notebook import notebook_parameters
+
+    declared = set(notebook_parameters(Path("nbs") / f"{chapter}.ipynb"))
+    params = {"profile": "paper", "cache_dir": str(work / "cache"), "figures_dir": str(work / "figures"),
+              "device": device, **SHRUNK}  # fmt: skip
+    if "results_json" in declared:
+        params["results_json"] = str(work / "results" / f"{chapter}.json")
+    return {k: v for k, v in params.items() if k in declared}
+
+
+def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict:
+    """Build the stand-ins and run ``chapters``, paper profile shrunk: ``{chapter: {"ok", "seconds", "error"}}``."""
+    import torch
+
+    from .run_notebook import run_notebook
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.update(rehearsal_env(work))
+    built = {"hub": build_hf_cache(work / "hub"), "cifar10": str(build_cifar10(jpg, work / "cache" / "data")),
+             "imagenette": str(build_imagenette(jpg, work / "cache" / "data"))}  # fmt: skip
+    report = {"device": device, "stand_ins": built, "chapters": {}}
+    for chapter in chapters:
+        start = time.perf_counter()
+        try:
+            run_notebook(Path("nbs") / f"{chapter}.ipynb", work / "executed" / f"{chapter}.ipynb",
+                         chapter_parameters(work, chapter, device), progress=False)  # fmt: skip
+            entry = {"ok": True}
+        except Exception as err:  # papermill's PapermillExecutionError names the cell and the traceback
+            entry = {"ok": False, "error": f"{type(err).__name__}: {str(err)[-1500:]}"}
+        entry["seconds"] = time.perf_counter() - start
+        report["chapters"][chapter] = entry
+        print(f"{chapter}: {'ok' if entry['ok'] else 'FAILED'} ({entry['seconds']:.0f} s)", flush=True)
+        if not entry["ok"]:
+            print(entry["error"], flush=True)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jpg", type=Path, default=Path("../shared/data/cifar10-jpg.tar.gz"))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/icl-rehearsal"))
+    ap.add_argument("--chapters", nargs="*", default=list(CHAPTERS))
+    ap.add_argument("--device", default="", help="cpu or cuda (default: cuda when available)")
+    ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
+    args = ap.parse_args(argv)
+    if not args.jpg.is_file():
+        print(
+            f"error: {args.jpg} not found: the rehearsal builds CIFAR-10 and Imagenette stand-ins from it",
+            file=sys.stderr,
+        )
+        return 2
+    report = rehearse(args.jpg, args.work, args.chapters, args.device)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+    failed = [c for c, e in report["chapters"].items() if not e["ok"]]
+    print(f"rehearsal: {len(report['chapters']) - len(failed)} of {len(report['chapters'])} chapters ran"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))  # fmt: skip
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
