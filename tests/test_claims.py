@@ -1,11 +1,11 @@
-"""The claims page: verdicts follow their stated rules (chapters/verdicts.py) from the recorded numbers, TabICL
+"""The claims page: verdicts follow their stated rules (evaluation/verdicts.py) from the recorded numbers, TabICL
 verdicts are gated by the learner's adequacy, and missing records say so."""
 
 import json
 from pathlib import Path
 
 from icl_support.chapters.claims import RECORDS, claims_table, compact_table, gpu_commands, load_records
-from icl_support.chapters.verdicts import VERDICTS
+from icl_support.evaluation.verdicts import VERDICTS
 
 
 def row(table, prefix):

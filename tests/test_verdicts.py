@@ -2,7 +2,7 @@
 
 import pytest
 
-from icl_support.chapters.verdicts import (
+from icl_support.evaluation.verdicts import (
     FAILS,
     HOLDS,
     PARTLY,

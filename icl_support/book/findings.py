@@ -2,7 +2,7 @@
 
 Each line is one finding with its number, its setting and where its evidence is: what reproduces here, what fails
 here and why, what cannot be tested here (and the command that would), and what is new beyond the write-up. The
-verdicts are the claims page's (:mod:`icl_support.chapters.claims`, rules in :mod:`icl_support.chapters.verdicts`).
+verdicts are the claims page's (:mod:`icl_support.chapters.claims`, rules in :mod:`icl_support.evaluation.verdicts`).
 It reads several chapters' records, so it lives in the book layer. Usage::
 
     text = findings_markdown(load_records("results"), "results", link=lambda chapter: f"nbs/{chapter}.ipynb")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.tabicl_model import recorded_name
-from .verdicts import (
+from ..evaluation.verdicts import (
     FAILS,
     HOLDS,
     NOT_TESTABLE,
@@ -128,7 +128,7 @@ def _context_claims(rec: dict | None, values: dict) -> list[dict]:
             f"{trends['logreg'][1]['slope']:+.3f})",
             scaling,
             "rule: weighted slope of accuracy on log10(context rows) over every size, 95% interval above 0, and no "
-            "fall between successive sizes beyond 2 standard errors of the seeds (chapters/verdicts.py)",
+            "fall between successive sizes beyond 2 standard errors of the seeds (evaluation/verdicts.py)",
             cmd,
         ),
     ]
@@ -234,7 +234,7 @@ def _one_per_class_claims(rec: dict | None, values: dict, images: dict | None = 
     why = (
         f"rule: each step of the order beyond 2 standard errors of the difference, at least 3 distillations "
         f"({distillations} here); TabICL's verdict counts only where it reads random one-per-class rows at >= 0.85 "
-        "of 1-NN's accuracy, otherwise the peers' verdicts carry the claim (chapters/verdicts.py)"
+        "of 1-NN's accuracy, otherwise the peers' verdicts carry the claim (evaluation/verdicts.py)"
     )
     rows.append(_row(claim, "0.96 > 0.92 > random draws (Imagenette, TabICL)", text, verdict, why, cmd))
     return rows
