@@ -182,3 +182,33 @@ def test_tabicl_mini_columns_quick(tmp_path, cache_dir):
     assert all(r["n_context"] == 12 for r in rows[:2]) and rows[-1]["n_context"] == data["settings"]["pool"]
     # digits embeddings: on the whole pool the raw nearest class mean is far above chance (0.1)
     assert rows[-1]["nearest_mean (raw PCA rows)"] > 0.5 and "TabICL-mini (shipped)" in rows[0]
+
+
+def run_module(name: str, out: Path, *extra: str) -> dict:
+    """Run ``python -m benchmarks.<name> --quick`` (as its docstring says) and read its strict JSON."""
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", "--quick", "--no-progress", "--threads", "1", "--out", str(out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([*cmd, *extra], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert data["provenance"]["quick"] is True and data["benchmark"] == name.replace("-", "_")
+    return data
+
+
+def test_context_classifier_quick(tmp_path, cache_dir):
+    """Full context, compressed contexts (both statistics) and retrieval, measured side by side on the same rows."""
+    data = run_module("context_classifier", tmp_path / "cc.json", "--cache-dir", str(cache_dir))
+    rows = {(r["strategy"], r["k"], r["context_stats"]): r for r in data["rows"]}
+    full = rows[("full", None, "context")]
+    assert full["speedup"] == 1.0 and full["rows"] == data["n_train"] == 600
+    assert rows[("class_mean", 1, "pool")]["rows"] == 10 and ("retrieval", 2, "context") in rows
+    assert all(0 <= r["accuracy"] <= 1 and r["seconds"] > 0 for r in data["rows"])
+
+
+def test_paper_costs_quick(tmp_path):
+    """FLOPs counted on the paper's models and shapes: a ViT-B/14 image costs tens of GFLOP; LGM scales with ipc."""
+    data = run_module("paper_costs", tmp_path / "pc.json")
+    assert 30 < data["per_image_gflop"] < 60  # 257 tokens through ViT-B (about 2 x 23 GMAC)
+    lgm = [v["tflop"] for k, v in data["table"].items() if k.startswith("LGM")]
+    assert lgm == sorted(lgm) and lgm[-1] == pytest.approx(10 * lgm[0])  # ipc 1 ... ipc 10: linear in ipc
+    assert all("ESTIMATE" in line for line in data["lines"] if "GPU" in line and "->" in line)

@@ -62,3 +62,13 @@ def test_hub_layout_and_chapter_parameters(tmp_path):
     params = chapter_parameters(tmp_path, "01_context_scaling", "cpu")
     assert params["profile"] == "paper" and params["device"] == "cpu" and params["n_train"] == 50
     assert "distill_steps" not in params  # only what the chapter declares
+
+
+def test_cifar100_stand_in_is_read_by_torchvision(jpg_tar, tmp_path, monkeypatch):
+    from icl_support.book.rehearsal import build_cifar100
+
+    cache = tmp_path / "cache"
+    build_cifar100(jpg_tar, cache / "data", per_class=1)
+    monkeypatch.setenv(SKIP_CHECKSUM_ENV, "1")
+    ds = load_dataset("cifar100", "train", cache_dir=cache)
+    assert len(ds) == 100 and len(ds.classes) == 100 and ds.classes[7] == "class07"

@@ -11,6 +11,8 @@ and only its sizes shrunk:
   real loading code, chance accuracy: every TabICL accuracy of a rehearsal is RANDOM WEIGHTS);
 * CIFAR-10 in torchvision's own format (``cifar-10-batches-py``: pickled ``data_batch_1..5``, ``test_batch``,
   ``batches.meta``) built from the real images of ``../shared/data/cifar10-jpg.tar.gz`` (a subset);
+* CIFAR-100 in torchvision's format (``cifar-100-python``) with 100 stand-in classes of real CIFAR-10 images
+  (chapter 6's many-class section);
 * Imagenette in its archive's layout (``imagenette2-320/{train,val}/<wnid>/*.JPEG``) from a few real CIFAR-10
   images resized to 320 px (Imagenette itself is not on this machine; the layout and the loader are what is tested).
 
@@ -125,6 +127,31 @@ def build_cifar10(jpg: Path, data_dir: Path, per_class: int = 10) -> Path:
     return root
 
 
+def build_cifar100(jpg: Path, data_dir: Path, per_class: int = 2) -> Path:
+    """``<data_dir>/cifar-100-python`` (``train``, ``test``, ``meta``) in torchvision's format: 100 stand-in classes
+    (``class00``..``class99``) of real CIFAR-10 images, class c drawing from CIFAR-10 class c % 10 (CIFAR-100 itself
+    is not on this machine; its format and loader are what is tested)."""
+    from PIL import Image
+
+    root = data_dir / "cifar-100-python"
+    root.mkdir(parents=True, exist_ok=True)
+    for split, file in (("train", "train"), ("test", "test")):
+        members = _jpg_members(jpg, split, 10 * per_class)
+        sources = [members[name] for name in sorted(members)]
+        rows, labels = [], []
+        for c in range(100):
+            for raw in sources[c % 10][(c // 10) * per_class % len(sources[c % 10]) :][:per_class]:
+                pixels = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=np.uint8)
+                rows.append(pixels.transpose(2, 0, 1).reshape(-1))
+                labels.append(c)
+        with open(root / file, "wb") as fh:
+            pickle.dump({"data": np.stack(rows), "fine_labels": labels, "coarse_labels": [c // 5 for c in labels]}, fh)
+    with open(root / "meta", "wb") as fh:
+        pickle.dump({"fine_label_names": [f"class{c:02d}" for c in range(100)],
+                     "coarse_label_names": [f"super{c:02d}" for c in range(20)]}, fh)  # fmt: skip
+    return root
+
+
 def build_imagenette(jpg: Path, data_dir: Path, per_class: int = 6, side: int = 320) -> Path:
     """``<data_dir>/imagenette2-320/{train,val}/<wnid>/*.JPEG``: real CIFAR-10 images resized to ``side`` px, one
     CIFAR class per Imagenette wnid (the layout and torchvision's loader are tested, not Imagenette's pixels)."""
@@ -176,7 +203,8 @@ def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict
     work.mkdir(parents=True, exist_ok=True)
     os.environ.update(rehearsal_env(work))
     built = {"hub": build_hf_cache(work / "hub"), "cifar10": str(build_cifar10(jpg, work / "cache" / "data")),
-             "imagenette": str(build_imagenette(jpg, work / "cache" / "data"))}  # fmt: skip
+             "imagenette": str(build_imagenette(jpg, work / "cache" / "data")),
+             "cifar100": str(build_cifar100(jpg, work / "cache" / "data"))}  # fmt: skip
     report = {"device": device, "stand_ins": built, "chapters": {}}
     for chapter in chapters:
         start = time.perf_counter()
