@@ -20,28 +20,24 @@ subprocess per path, minus its RSS just before the steps; on CUDA: ``max_memory_
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import copy
+import dataclasses
+import json
+import subprocess
 import sys
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: import from the repo root, not from benchmarks/
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import numpy as np
+import psutil
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import copy  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
-
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     REPO,
     base_parser,
     gpu_only_flags,

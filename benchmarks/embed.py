@@ -14,20 +14,15 @@ of each is compared (least disturbed by other load). Usage::
 
 from __future__ import annotations
 
-import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: import from the repo root, not from benchmarks/
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import numpy as np
+import torch
 
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     base_parser,
     interleaved,
     paired_ratio,

@@ -15,17 +15,11 @@ Usage::
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import tempfile
+import time
+from dataclasses import dataclass
 
-if __package__ in (None, ""):  # run as a file: import from the repo root
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     base_parser,
     interleaved,
     paired_ratio,

@@ -12,19 +12,13 @@ backbone's 1,280 features, 1,000 epochs, 3 and 5 seeds; one torch thread. Usage:
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import time
+from dataclasses import dataclass
 
-if __package__ in (None, ""):  # run as a file: import from the repo root
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import numpy as np
+import torch
 
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     base_parser,
     interleaved,
     paired_ratio,
@@ -34,7 +28,7 @@ from benchmarks._common import (  # noqa: E402
     summary,
     write_result,
 )
-from icl_support.evaluation.probe import linear_probe  # noqa: E402
+from icl_support.evaluation.probe import linear_probe
 
 
 @dataclass(frozen=True)

@@ -19,22 +19,17 @@ class blobs of the backbone's width; the JSON and every printed line say which. 
 
 from __future__ import annotations
 
-import sys
+import os
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: import from the repo root (and not this file as `tabicl`)
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import numpy as np
+import yaml
+from sklearn.decomposition import PCA
+from tqdm.auto import tqdm
 
-import os  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
-
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks._common import (
     REPO,
     base_parser,
     provenance,

@@ -32,21 +32,17 @@ Usage::
 
 from __future__ import annotations
 
-import sys
+import json
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: import from the repo root
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import numpy as np
 
-import json  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from benchmarks._common import base_parser, provenance, ratio_line, report, set_threads, write_result  # noqa: E402
+from benchmarks._common import base_parser, provenance, ratio_line, report, set_threads, write_result
 from icl_support.evaluation.fewshot import FEWSHOT_TABLES, fewshot_table, score_fewshot, summarise_fewshot
 from icl_support.evaluation.heldout import TABLES, evaluate_checkpoint
+from icl_support.evaluation.peers import standardised_nearest_mean
 from icl_support.evaluation.tabicl_model import resolve_weights
 
 LOGREG_SHARE_GOAL = 0.9
@@ -129,28 +125,6 @@ def table_summary(rows: list[dict]) -> dict:
             "mean": {e: float(np.mean([v[e] for v in per_table.values()])) for e in evaluators},
             "by_table": per_table,
         }
-    return out
-
-
-def standardised_nearest_mean(table, fractions, seeds) -> dict:
-    """``{fraction: {"mean", "std"}}``: the nearest class mean on rows z-scored with the *context's* statistics, as
-    TabICL's preprocessing z-scores every column before the model sees it, on chapter 1's contexts (same fractions
-    and seeds; the whole pool once). With a dozen context rows this, not the raw rows' nearest class mean, is
-    what any TabICL checkpoint can see."""
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from icl_support.data.datasets import class_fraction_subset
-    from icl_support.evaluation.peers import NearestClassMean
-
-    out = {}
-    for f in fractions:
-        accs = []
-        for seed in seeds[:1] if f >= 1.0 else seeds:
-            idx = class_fraction_subset(table.y_train, f, seed)
-            clf = make_pipeline(StandardScaler(), NearestClassMean()).fit(table.X_train[idx], table.y_train[idx])
-            accs.append(float(np.mean(clf.predict(table.X_test) == table.y_test)))
-        out[f"{f:g}"] = {"mean": float(np.mean(accs)), "std": float(np.std(accs))}
     return out
 
 

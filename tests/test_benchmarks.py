@@ -24,8 +24,8 @@ def load_common():
 
 
 def run_script(name: str, out: Path, *extra: str) -> dict:
-    """Run ``benchmarks/<name>.py --quick`` as a file (as a user would) and read its JSON."""
-    cmd = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--no-progress", "--out", str(out)]
+    """Run ``python -m benchmarks.<name> --quick`` (benchmarks run as modules only) and read its JSON."""
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", "--quick", "--no-progress", "--out", str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([*cmd, *extra], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -118,7 +118,7 @@ def test_standardised_nearest_mean_scales_columns_by_the_context():
     import numpy as np
 
     sys.path.insert(0, str(REPO))
-    from benchmarks.tabicl_mini import standardised_nearest_mean
+    from icl_support.evaluation.peers import standardised_nearest_mean
 
     rng = np.random.default_rng(0)
 

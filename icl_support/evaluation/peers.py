@@ -65,3 +65,21 @@ def make_peer(name: str, seed: int = 0):
     if name == "logreg":
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
     raise ValueError(f"unknown peer classifier {name!r}; valid: {', '.join(PEER_NAMES)}")
+
+
+def standardised_nearest_mean(table, fractions, seeds) -> dict:
+    """``{fraction: {"mean", "std"}}``: the nearest class mean on rows z-scored with the *context's* statistics, as
+    TabICL's preprocessing z-scores every column before the model sees it, on chapter 1's contexts (same fractions
+    and seeds; the whole pool once). With a dozen context rows this, not the raw rows' nearest class mean, is
+    what any TabICL checkpoint can see."""
+    from ..data.datasets import class_fraction_subset
+
+    out = {}
+    for f in fractions:
+        accs = []
+        for seed in seeds[:1] if f >= 1.0 else seeds:
+            idx = class_fraction_subset(table.y_train, f, seed)
+            clf = make_pipeline(StandardScaler(), NearestClassMean()).fit(table.X_train[idx], table.y_train[idx])
+            accs.append(float(np.mean(clf.predict(table.X_test) == table.y_test)))
+        out[f"{f:g}"] = {"mean": float(np.mean(accs)), "std": float(np.std(accs))}
+    return out
