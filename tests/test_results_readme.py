@@ -37,3 +37,23 @@ def test_findings_block_markers_are_required(tmp_path):
     assert with_block(f"a\n{START}\nold\n{END}\nb", "new\n") == f"a\n{START}\nnew\n{END}\nb"
     with pytest.raises(ValueError, match="markers"):
         with_block("no markers", "new\n")
+
+
+def test_rerun_cost_table_is_generated_from_the_records():
+    from icl_support.book.cost_table import main as cost_main
+
+    assert cost_main(["--check"]) == 0, "book/rerun.md's cost table is stale: python -m icl_support.book.cost_table"
+
+
+def test_cost_table_marks_estimates_and_lists_the_rehearsal():
+    from icl_support.book.cost_table import render
+
+    costs = {"settings": {"image_side": 224, "gpu_tflops": 25.0}, "per_image_gflop": 46.0, "cpu_tflops": 0.1,
+             "table": {"embed": {"tflop": 100.0, "gpu_s_estimate": 4.0, "cpu_s_estimate": 1000.0}},
+             "dinov2_parameters": 86_000_000, "tabicl_parameters": 27_000_000, "embedding_cache_mb": 200.0}  # fmt: skip
+    rehearsal = {"device": "cpu", "chapters": {"01_context_scaling": {"ok": True, "seconds": 12.0},
+                                               "03_distillation": {"ok": False, "seconds": 3.0}}}  # fmt: skip
+    text = render(costs, rehearsal)
+    assert "ASSUMED" in text and "not measured" in text and "| embed | 100.0 | 4 s | 17 min |" in text
+    assert "| 03_distillation | FAILED | 3 |" in text and "| 01_context_scaling | yes | 12 |" in text
+    assert "328 MB" in text  # 86M float32 parameters

@@ -27,13 +27,13 @@ def book_link(chapter: str) -> str:
     return "rerun.md" if chapter == "rerun" else f"../executed/{chapter}.ipynb"
 
 
-def with_block(readme: str, block: str) -> str:
+def with_block(readme: str, block: str, start: str = START, end: str = END) -> str:
     """``readme`` with the text between the markers replaced by ``block`` (markers must be present once)."""
-    if readme.count(START) != 1 or readme.count(END) != 1:
-        raise ValueError(f"README.md needs the markers {START!r} and {END!r} once each")
-    head, rest = readme.split(START)
-    _, tail = rest.split(END)
-    return f"{head}{START}\n{block}{END}{tail}"
+    if readme.count(start) != 1 or readme.count(end) != 1:
+        raise ValueError(f"the page needs the markers {start!r} and {end!r} once each")
+    head, rest = readme.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{block}{end}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:

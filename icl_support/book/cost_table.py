@@ -1,0 +1,107 @@
+"""The cost table of a ``paper`` run in ``book/rerun.md``, generated from the records (no typed numbers).
+
+Reads ``results/bench-paper-costs.json`` (``benchmarks/paper_costs.py``: floating-point work counted on the paper's
+models and shapes, GPU seconds ESTIMATED at a stated rate) and ``results/rehearsal-cpu.json`` (``make rehearse``:
+every chapter's wall seconds at shrunk sizes on this CPU) and writes the table between the markers of
+``book/rerun.md``. ``tests/test_results_readme.py`` fails when the page is stale. Usage::
+
+    python -m icl_support.book.cost_table            # rewrite the block
+    python -m icl_support.book.cost_table --check    # exit 1 when it is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .readme_findings import with_block
+
+START, END = "<!-- costs:start (generated: python -m icl_support.book.cost_table) -->", "<!-- costs:end -->"
+# the downloaded archives' published sizes (bytes of the files torchvision fetches); models and caches are computed
+ARCHIVES = (
+    ("CIFAR-10 archive, cifar-10-python.tar.gz (chapters 1-2, 5-6)", 170_498_071),
+    ("CIFAR-100 archive, cifar-100-python.tar.gz (chapter 6)", 169_001_437),
+    ("Imagenette archive, imagenette2-320.tgz (chapters 3-4)", 341_663_724),
+)
+
+
+def render(costs: dict | None, rehearsal: dict | None) -> str:
+    """The markdown block: estimated GPU work per computation, the rehearsal's measured CPU seconds, the disk."""
+    lines = []
+    if costs is not None:
+        s = costs["settings"]
+        lines += [
+            f"**Estimated GPU time** (not measured: no GPU was available to the session that wrote this). The work is "
+            f"counted exactly on the real models at the paper's shapes (`benchmarks/paper_costs.py`: DINOv2 ViT-B/14 "
+            f"at {s['image_side']} px is {costs['per_image_gflop']:.1f} GFLOP per image), then divided by an ASSUMED "
+            f"sustained {s['gpu_tflops']:g} TFLOP/s (fp32, what the code runs, at about a third of an H100/H200's fp32 "
+            f"peak). This CPU sustained {costs['cpu_tflops']:.3f} TFLOP/s on the same backbone.",
+            "",
+            "| computation (paper sizes) | work, TFLOP | GPU estimate | this CPU, same work |",
+            "|---|---|---|---|",
+        ]
+        for name, row in costs["table"].items():
+            lines.append(f"| {name} | {row['tflop']:,.1f} | {_duration(row['gpu_s_estimate'])} | "
+                         f"{_duration(row['cpu_s_estimate'])} |")  # fmt: skip
+        lines.append("")
+    if rehearsal is not None:
+        lines += [
+            f"**Measured: the rehearsal** (`make rehearse`, device `{rehearsal['device']}`): every chapter with "
+            "`profile=paper` and only its sizes shrunk (50 pool and 20 test images, LGM 2 steps with K = 1, one seed; "
+            "random-weight DINOv2 and TabICL), through the real loaders, on this 2-core CPU:",
+            "",
+            "| chapter | ran | seconds |",
+            "|---|---|---|",
+        ]
+        for chapter, entry in rehearsal["chapters"].items():
+            lines.append(f"| {chapter} | {'yes' if entry['ok'] else 'FAILED'} | {entry['seconds']:.0f} |")
+        lines.append("")
+    lines += ["**Disk** for downloads and caches (each archive about doubles once extracted):", "",
+              "| what | size | basis |", "|---|---|---|"]  # fmt: skip
+    lines += [f"| {what} | {size / 2**20:,.0f} MB | the published archive |" for what, size in ARCHIVES]
+    if costs is not None:
+        lines += [
+            f"| DINOv2 ViT-B/14 weights (timm, Hugging Face) | {costs['dinov2_parameters'] * 4 / 2**20:,.0f} MB | "
+            f"{costs['dinov2_parameters'] / 1e6:.1f}M float32 parameters |",
+            f"| TabICL v2 checkpoint (Hugging Face) | {costs['tabicl_parameters'] * 4 / 2**20:,.0f} MB | "
+            f"{costs['tabicl_parameters'] / 1e6:.1f}M float32 parameters |",
+            f"| embedding cache | {costs['embedding_cache_mb']:,.0f} MB | every image once, 768 float32 columns |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--page", default="book/rerun.md")
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args(argv)
+    results = Path(args.results)
+    block = render(_load(results / "bench-paper-costs.json"), _load(results / "rehearsal-cpu.json"))
+    page = Path(args.page)
+    text = with_block(page.read_text(), block, START, END)
+    if args.check:
+        stale = page.read_text() != text
+        print(f"{page}'s cost table is {'STALE: regenerate it' if stale else 'up to date'}")
+        return int(stale)
+    page.write_text(text)
+    print(f"wrote {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
