@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .readme_findings import with_block
+from .generated import with_block, write_or_check
 
 START, END = "<!-- costs:start (generated: python -m icl_support.book.cost_table) -->", "<!-- costs:end -->"
 # the downloaded archives' published sizes (bytes of the files torchvision fetches); models and caches are computed
@@ -93,14 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     block = render(_load(results / "bench-paper-costs.json"), _load(results / "rehearsal-cpu.json"))
     page = Path(args.page)
-    text = with_block(page.read_text(), block, START, END)
-    if args.check:
-        stale = page.read_text() != text
-        print(f"{page}'s cost table is {'STALE: regenerate it' if stale else 'up to date'}")
-        return int(stale)
-    page.write_text(text)
-    print(f"wrote {page}")
-    return 0
+    return write_or_check(page, with_block(page.read_text(), block, START, END), args.check, f"{page}'s cost table")
 
 
 if __name__ == "__main__":

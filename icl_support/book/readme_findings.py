@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ..chapters.claims import load_records
+from . import generated
 from .findings import findings_markdown
 
 START, END = "<!-- findings:start (generated: python -m icl_support.book.readme_findings) -->", "<!-- findings:end -->"
@@ -27,13 +28,9 @@ def book_link(chapter: str) -> str:
     return "rerun.md" if chapter == "rerun" else f"../executed/{chapter}.ipynb"
 
 
-def with_block(readme: str, block: str, start: str = START, end: str = END) -> str:
-    """``readme`` with the text between the markers replaced by ``block`` (markers must be present once)."""
-    if readme.count(start) != 1 or readme.count(end) != 1:
-        raise ValueError(f"the page needs the markers {start!r} and {end!r} once each")
-    head, rest = readme.split(start)
-    _, tail = rest.split(end)
-    return f"{head}{start}\n{block}{end}{tail}"
+def with_block(readme: str, block: str) -> str:
+    """``readme`` with its findings block replaced by ``block``."""
+    return generated.with_block(readme, block, START, END)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,13 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     path = Path(args.readme)
     text = with_block(path.read_text(), findings_markdown(load_records(args.results), args.results, readme_link))
-    if args.check:
-        stale = path.read_text() != text
-        print(f"{path}'s findings block is {'STALE: regenerate it' if stale else 'up to date'}")
-        return int(stale)
-    path.write_text(text)
-    print(f"wrote {path}")
-    return 0
+    return generated.write_or_check(path, text, args.check, f"{path}'s findings block")
 
 
 if __name__ == "__main__":
