@@ -99,7 +99,7 @@ def fewshot_curve(run_dir: str, cfg: MiniBenchConfig) -> dict:
     """Part 4 on digits pixels for every snapshot of a pretraining run: the few-shot ratios against CPU hours."""
     import torch
 
-    from icl_support.pretraining.pretrain import snapshot_checkpoints
+    from icl_support.pretraining.state import snapshot_checkpoints
 
     pool = fewshot_table("digits_pixels", seed=0)
     points = []

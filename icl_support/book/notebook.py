@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from ..core.config import Settings
+from ..core.gitinfo import git_commit  # noqa: F401  (re-exported for the benchmarks and scripts)
 from ..evaluation.tabicl_model import TabICLWeights
 
 
@@ -42,20 +42,6 @@ def glue_markdown(key: str, text: str) -> None:
     from myst_nb import glue
 
     glue(key, Markdown(text), display=False)
-
-
-def git_commit(cwd: str | Path = ".") -> str:
-    """The checkout's commit (``+dirty`` when it has changes), or ``"unknown"`` outside git."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True
-        ).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.tabicl_model import MINI_CHECKPOINT, SHIPPED_MINI, V2_CONFIG, recorded_name, recorded_variant
-from ..pretraining.pretrain import MINI_CONFIG, PretrainConfig
+from ..pretraining.recipes import MINI_CONFIG, PretrainConfig
 from ..pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
 
 EVALUATOR_LABELS = {
