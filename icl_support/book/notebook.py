@@ -44,6 +44,15 @@ def glue_markdown(key: str, text: str) -> None:
     glue(key, Markdown(text), display=False)
 
 
+def _sha256(path: str | Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
     """What produced a result: settings, TabICL weights, code version, software and machine."""
     return {
@@ -53,6 +62,7 @@ def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
         "tabicl_variant": weights.variant if weights.kind == "mini" else "",  # which shipped TabICL-mini
         "tabicl_label": weights.label,
         "tabicl_checkpoint": Path(weights.path).name,
+        "tabicl_checkpoint_sha256": _sha256(weights.path),  # which file exactly, whatever it is called later
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {torch.get_num_threads()} threads"
