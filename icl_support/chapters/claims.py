@@ -179,7 +179,7 @@ def _ordering(res: dict, labels: dict) -> tuple[str, str, dict]:
     )  # noqa: E501
     values["claim_k1_adequacy"] = ratio
     verdict_tabicl = None
-    for ev in ("tabicl", "nearest_mean", "logreg", "linear_probe"):
+    for ev in ("tabicl", "tabicl_pool", "nearest_mean", "logreg", "linear_probe"):
         if not all(ev in res[n] for n in ORDER):
             continue
         est = {n: Estimate.of(res[n][ev]) for n in ORDER}
@@ -188,6 +188,11 @@ def _ordering(res: dict, labels: dict) -> tuple[str, str, dict]:
         if ev == "tabicl":
             verdict = verdict_tabicl = gate_by_adequacy(verdict, ratio)
             parts.append(f"{labels[ev]} (adequacy {ratio:.2f} of 1-NN): {verdict} ({numbers})")
+        elif ev == "tabicl_pool":  # the same learner, preprocessing fitted on the pool: shown beside, never the judge
+            pool_ratio = adequacy(res["random"][ev]["mean"], res["random"]["one_nn"]["mean"])
+            verdict = gate_by_adequacy(verdict, pool_ratio)
+            values["claim_k1_adequacy_pool"] = pool_ratio
+            parts.append(f"{labels['tabicl']} with pool statistics (adequacy {pool_ratio:.2f}): {verdict} ({numbers})")
         else:
             peer_verdicts.append(verdict)
             parts.append(f"{labels.get(ev, ev)}: {verdict} ({numbers}; {info['why']})")
