@@ -15,7 +15,9 @@ def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir)
 def test_local_path_and_bad_spec(random_weights, tmp_path):
     local = resolve_weights(random_weights.path, tmp_path)
     assert local.kind == "local" and not local.is_random and "local" in local.label
-    with pytest.raises(ValueError, match="neither one of 'released', 'auto', 'random', 'mini', 'mini-w64' nor an"):
+    with pytest.raises(ValueError, match="'mini', 'mini-v1', 'mini-w64' nor an existing file"):
+        ValueError, match="neither one of 'released', 'auto', 'random', 'mini', 'mini-v1', 'mini-w64' nor an"
+    ):
         resolve_weights(str(tmp_path / "missing.ckpt"), tmp_path)
 
 
@@ -45,15 +47,18 @@ def test_every_shipped_mini_resolves_named_and_labelled(tmp_path):
     from icl_support.chapters.claims import weights_name
     from icl_support.evaluation.tabicl_model import SHIPPED_MINI
 
-    first, best = resolve_weights("mini", tmp_path), resolve_weights("mini-w64", tmp_path)
-    assert first.kind == best.kind == "mini" and first.path != best.path
-    assert (first.name, best.name) == ("TabICL-mini", "TabICL-mini-w64")
+    first, best = resolve_weights("mini-v1", tmp_path), resolve_weights("mini-w64", tmp_path)
+    shipped = resolve_weights("mini", tmp_path)
+    assert first.kind == best.kind == shipped.kind == "mini" and len({first.path, best.path, shipped.path}) == 3
+    assert (shipped.name, first.name, best.name) == ("TabICL-mini", "TabICL-mini-v1", "TabICL-mini-w64")
     assert "0.65M" in first.label and "2.46M" in best.label and best.label == SHIPPED_MINI["mini-w64"][1]
+    assert "2.46M" in shipped.label and "few-shot" in shipped.label
     assert timing_weights(best, tmp_path).kind == "random"  # time: the released architecture, as for mini
     assert "TabICL-mini-w64" in weights_note(best.kind, best.name)
     # a record names the variant it was made with; records from before the variant existed are the first mini
     assert weights_name({"provenance": {"tabicl_weights": "mini", "tabicl_variant": "mini-w64"}}) == "TabICL-mini-w64"
     assert weights_name({"provenance": {"tabicl_weights": "mini"}}) == "TabICL-mini"
+    assert weights_name({"provenance": {"tabicl_weights": "mini", "tabicl_variant": "mini-v1"}}) == "TabICL-mini-v1"
     assert weights_name({"provenance": {"tabicl_weights": "random"}}) == "TabICL (RANDOM WEIGHTS)"
     local = {"tabicl_weights": "local", "tabicl_checkpoint": "tabicl-mini-w64-fs.ckpt"}
     assert weights_name({"provenance": local}) == "TabICL (tabicl-mini-w64-fs)"

@@ -259,10 +259,11 @@ def columns_table(path: str | Path = "results/bench-tabicl-mini-columns.json") -
 
 RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
 RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are committed beside the package)
-    "mini-v1 (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
+    "mini-v1 (shipped as mini-v1)": SHIPPED_MINI["mini-v1"][0].with_suffix(".json"),
     "mini-v2 (tried)": RUNS_DIR / "tabicl-mini-v2" / "tabicl-mini-v2.json",
     "mini-w64 (shipped as mini-w64)": SHIPPED_MINI["mini-w64"][0].with_suffix(".json"),
     "mini-w64-fs (tried)": RUNS_DIR / "tabicl-mini-w64-fs" / "tabicl-mini-w64-fs.json",
+    "mini-w64-fs2 (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
 }
 
 

@@ -4,14 +4,15 @@
 
 ``released``  the published checkpoint (Hugging Face ``jingang/TabICL``); downloaded if not cached,
               a clear error offline.
-``mini``      TabICL-mini, shipped in this package (``icl_support/weights/tabicl-mini.ckpt``):
-              TabICL's architecture at 0.65M parameters, pretrained on this project's machine on
-              synthetic tables only (:mod:`icl_support.pretraining.pretrain`; provenance in the ``.json``
-              beside it). A real in-context learner, weaker than the released model. Every recorded
-              TabICL-mini run of the book (``results/``) used it.
-``mini-w64``  the best pretraining recipe measured (``icl_support/weights/tabicl-mini-w64.ckpt``): the
-              same architecture at embedding width 64 (2.46M parameters), more accurate than ``mini`` on
-              every held-out table and context size benchmarked, and slower. Same kind (``mini``).
+``mini``      TabICL-mini, shipped in this package (``icl_support/weights/tabicl-mini.ckpt``): TabICL's
+              architecture at embedding width 64 (2.46M parameters), pretrained on this project's machine on
+              synthetic tables only, last on contexts of one to five rows per class (recipe ``mini-w64-fs2``,
+              :mod:`icl_support.pretraining.recipes`; provenance in the ``.json`` beside it). A real in-context
+              learner, weaker than the released model; the best recipe measured at one row per class.
+``mini-v1``   the first TabICL-mini (0.65M parameters; ``tabicl-mini-v1.ckpt``): the ``mini`` of every record made
+              before ``mini-w64-fs2`` shipped (their provenance says ``mini-v1``).
+``mini-w64``  the wide recipe (``tabicl-mini-w64.ckpt``, 2.46M parameters), trained from scratch; ``mini`` continues
+              it. Same kind (``mini``).
 ``auto``      the released checkpoint if it is already in the Hugging Face cache, else ``mini``.
 ``random``    TabICL v2's true architecture with seeded random weights, built and saved in the
               cache: every code path and real timings, **chance accuracy**.
@@ -40,10 +41,12 @@ RELEASED_FILE = "tabicl-classifier-v2-20260212.ckpt"
 RANDOM_BANNER = "RANDOM WEIGHTS: timing only"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MINI_CHECKPOINT = WEIGHTS_DIR / "tabicl-mini.ckpt"
-MINI_LABEL = "TabICL-mini (0.65M parameters, pretrained here on synthetic tables)"
+MINI_LABEL = "TabICL-mini (2.46M parameters, few-shot recipe, pretrained here on synthetic tables)"
 # every TabICL-mini shipped as package data: ``tabicl_checkpoint`` value -> (checkpoint, label)
 SHIPPED_MINI: dict[str, tuple[Path, str]] = {
     "mini": (MINI_CHECKPOINT, MINI_LABEL),
+    "mini-v1": (WEIGHTS_DIR / "tabicl-mini-v1.ckpt",
+                "TabICL-mini-v1 (0.65M parameters, pretrained here on synthetic tables)"),
     "mini-w64": (WEIGHTS_DIR / "tabicl-mini-w64.ckpt",
                  "TabICL-mini-w64 (2.46M parameters, pretrained here on synthetic tables)"),
 }  # fmt: skip

@@ -240,7 +240,7 @@ RECIPES: dict[str, PretrainConfig] = {
 RECIPES["mini-w64-fs2"] = PretrainConfig(
     stages=FEWSHOT2_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs"]
 )
-SHIPPED_RECIPE = "mini-v1"
+SHIPPED_RECIPE = "mini-w64-fs2"  # the recipe behind icl_support/weights/tabicl-mini.ckpt
 
 
 def with_seed(cfg: PretrainConfig, seed: int) -> PretrainConfig:
