@@ -16,8 +16,6 @@ def test_local_path_and_bad_spec(random_weights, tmp_path):
     local = resolve_weights(random_weights.path, tmp_path)
     assert local.kind == "local" and not local.is_random and "local" in local.label
     with pytest.raises(ValueError, match="'mini', 'mini-v1', 'mini-w64' nor an existing file"):
-        ValueError, match="neither one of 'released', 'auto', 'random', 'mini', 'mini-v1', 'mini-w64' nor an"
-    ):
         resolve_weights(str(tmp_path / "missing.ckpt"), tmp_path)
 
 
