@@ -156,3 +156,16 @@ def test_class_count_tabicl_judges_only_when_adequate():
     growing_under_tabicl_only = {2: (0.30, 0.30), 10: (0.45, 0.31)}
     table, values = claims_table({"class_count": _class_count_record(growing_under_tabicl_only, False)})
     assert row(table, "more classes")["verdict"] == "fails here" and values["claim_classes_adequacy"] < 0.85
+
+
+def test_confounds_table_names_each_difference_and_where_it_was_measured():
+    from icl_support.chapters.claims import confounds_table
+
+    table = confounds_table(load_records("results"))
+    assert {"confound", "measured in", "effect"} == set(table.columns)
+    assert table.confound.str.contains("DINOv2").any() and table.confound.str.contains("224 px").any()
+    measured = table[table["measured in"].str.startswith("cifar10")]
+    assert len(measured) >= 4 and measured.effect.str.contains(r"\d\.\d{3}").all()
+    assert (table[table["measured in"].str.startswith("not measured")].effect != "").all()
+    empty = confounds_table({})  # nothing recorded: still every confound, each saying so
+    assert len(empty) >= 5 and not empty["measured in"].str.startswith("cifar10").any()
