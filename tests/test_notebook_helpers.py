@@ -104,3 +104,18 @@ def test_pages_show_prose_figures_and_tables_not_plumbing(tmp_path):
     nbformat.write(nb, str(path))
     hide_injected_parameters(path)
     assert nbformat.read(str(path), as_version=4).cells[0].metadata["tags"] == ["injected-parameters", "remove-cell"]
+
+
+def test_papermill_reads_every_parameter_line():
+    """A parameter whose line papermill cannot parse (an '=' or a quote in its comment) silently stops being a
+    parameter: every assignment of every parameters cell must come back from papermill's inspection."""
+    import json
+    import re
+    from pathlib import Path
+
+    import papermill as pm
+
+    for nb in sorted(Path("nbs").glob("*.ipynb")):
+        cell = next(c for c in json.loads(nb.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+        assigned = re.findall(r"^(\w+) = ", "".join(cell["source"]), re.M)
+        assert list(pm.inspect_notebook(str(nb))) == assigned, nb.name
