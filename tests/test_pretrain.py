@@ -329,3 +329,18 @@ def test_snapshots_keep_the_model_and_cuda_is_refused_clearly(tmp_path):
     if not torch.cuda.is_available():
         assert main([str(tmp_path / "gpu"), "--device", "cuda", "--max-steps", "1", "--no-eval"]) == 2
         assert not (tmp_path / "gpu" / "state.pt").exists()
+
+
+def test_gpu_recipe_is_the_released_width_from_scratch_and_trains_a_step():
+    """mini-gpu (sized for a GPU, never run here): embed_dim 128 and 6 in-context blocks, from scratch, about 8,000
+    steps; one of its steps runs on the CPU (the same code runs with --device cuda)."""
+    from icl_support.pretraining.pretrain import RECIPES, build_model, make_optimizer, query_loss, sample_batch
+
+    gpu = RECIPES["mini-gpu"]
+    assert gpu.parent is None and gpu.model["embed_dim"] == 128 and gpu.total_steps == 8000
+    model = build_model(gpu)
+    assert 10e6 < sum(p.numel() for p in model.parameters()) < 20e6
+    loss = query_loss(model, sample_batch(gpu, 0))
+    make_optimizer(model, gpu).zero_grad()
+    loss.backward()
+    assert torch.isfinite(loss)

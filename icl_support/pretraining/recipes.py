@@ -225,6 +225,24 @@ def _digest_view(cfg: PretrainConfig) -> dict:
     return view
 
 
+# mini-gpu: sized for about 9 minutes of one large GPU (never run here: no GPU was lent). Twice mini's width again
+# (embed_dim 128, the released model's) and 6 in-context blocks: 13.8M parameters. A 240,000-cell step is
+# 0.35 TFLOP forward + backward (counted on the CPU with torch's FlopCounterMode), so 8,000 steps are 2.8 PFLOP:
+# about 3 minutes at 15 TFLOP/s sustained, the rest of the 9 minutes left to small-kernel overheads and the CPU
+# drawing batches (run with --prefetch; TabICL's prior is kept to a small share because it is the slow one to draw).
+GPU_CONFIG: dict = {**WIDE_CONFIG, "embed_dim": 128, "icl_num_blocks": 6, "icl_nhead": 8, "col_nhead": 8,
+                    "row_nhead": 8}  # fmt: skip
+GPU_CURRICULUM: tuple[Stage, ...] = (
+    Stage("gmm-easy", 400, features=(2, 8), classes=(2, 3), rows=(64, 256), lr=1e-3, cells=240_000),
+    Stage("gmm-classes", 1200, features=(2, 32), classes=(2, 10), rows=(128, 512), lr=1e-3, cells=240_000),
+    Stage("dense-wide", 2600, features=(2, 96), classes=(2, 10), rows=(128, 1024), lr=8e-4, cells=240_000,
+          mix=(("gmm_dense", 0.5), ("mix_scm", 0.05))),
+    Stage("k-shot", 2400, features=(8, 96), classes=(2, 10), rows=(64, 256), lr=4e-4, cells=240_000,
+          shots=(1, 5), mix=(("gmm_dense", 0.6), ("mix_scm", 0.05)), balanced=0.8, pool_stats=0.5),
+    Stage("long", 1400, features=(8, 96), classes=(2, 10), rows=(512, 2048), lr=3e-4, cells=240_000,
+          mix=(("gmm_dense", 0.5), ("mix_scm", 0.05)), pool_stats=0.3),
+)  # fmt: skip
+
 DEFAULT_CONFIG = PretrainConfig()  # mini-v1, the default of the functions that take a config
 
 RECIPES: dict[str, PretrainConfig] = {
@@ -237,6 +255,7 @@ RECIPES: dict[str, PretrainConfig] = {
         parent=PretrainConfig(stages=WIDE_CURRICULUM, model=dict(WIDE_CONFIG)),
     ),
 }
+RECIPES["mini-gpu"] = PretrainConfig(stages=GPU_CURRICULUM, model=dict(GPU_CONFIG))
 RECIPES["mini-w64-fs2"] = PretrainConfig(
     stages=FEWSHOT2_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs"]
 )
