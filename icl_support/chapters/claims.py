@@ -111,6 +111,7 @@ def _context_claims(rec: dict | None, values: dict) -> list[dict]:
         rows_ = df[df.evaluator == ev].sort_values("n_context")
         trends[ev] = trend_verdict(rows_.n_context.to_numpy(), [Estimate.of(r) for _, r in rows_.iterrows()])
     scaling, info = trends["tabicl"]
+    values["claim_ctx_weights"] = weights_name(rec)
     values.update(claim_scaling_verdict=scaling, claim_scaling_slope=info["slope"], claim_scaling_low=info["low"],
                   claim_scaling_high=info["high"], claim_scaling_logreg_verdict=trends["logreg"][0],
                   claim_scaling_logreg_slope=trends["logreg"][1]["slope"])  # fmt: skip
@@ -229,6 +230,7 @@ def _one_per_class_claims(rec: dict | None, values: dict, images: dict | None = 
     labels = {**evaluator_labels(source), "linear_probe": "LGM's linear probe"}
     verdict, text, more = _ordering(res, labels)
     values.update(more)
+    values["claim_k1_weights"] = labels["tabicl"]
     values["claim_k1_rule_verdict"] = verdict
     distillations = Estimate.of(res["pixel_lgm"][next(iter(res["pixel_lgm"]))]).n
     if proxy is not None:
