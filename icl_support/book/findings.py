@@ -58,7 +58,8 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
             f"**Synthetic > centroid > random at one image per class**: {v['claim_k1_rule_verdict']}; "
             f"the nearest class mean reads the LGM images at {syn:.3f} against {cen:.3f} for the image nearest each "
             f"centroid (logistic regression: {v.get('claim_k1_rule_logreg', 'not recorded')}, LGM's linear probe: "
-            f"{v.get('claim_k1_rule_linear_probe', 'not recorded')}); {v['claim_k1_weights']} reads one-per-class rows at "
+            f"{v.get('claim_k1_rule_linear_probe', 'not recorded')}); {v['claim_k1_weights']} reads one-per-class "
+            "rows at "
             f"{v['claim_k1_adequacy']:.2f} of 1-NN's accuracy: {v['claim_k1_rule_tabicl']}. CIFAR-10 proxy at 64 px, "
             f"3 distillations. Evidence: [chapter 4]({link('04_one_per_class')}), {claims}."
         )
