@@ -36,14 +36,6 @@ def glue_values(values: dict, display: bool = False) -> None:
         glue(key, plain(value), display=display)
 
 
-def glue_markdown(key: str, text: str) -> None:
-    """``myst_nb.glue`` a block of MyST markdown under ``key`` (pasted elsewhere with the ``glue:md`` directive)."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
-    glue(key, Markdown(text), display=False)
-
-
 def _sha256(path: str | Path) -> str:
     import hashlib
 

@@ -1,7 +1,7 @@
-"""The *What this book found* block of README.md, generated from the records (the landing page glues the same block
-from the claims page). ``tests/test_results_readme.py`` fails when README.md's block is stale. Usage::
+"""The *What this book found* block of README.md and of the book's landing page (``book/intro.md``), generated from
+the records. ``tests/test_results_readme.py`` fails when either block is stale. Usage::
 
-    python -m icl_support.book.readme_findings            # rewrite the block in README.md
+    python -m icl_support.book.readme_findings            # rewrite the block in README.md and book/intro.md
     python -m icl_support.book.readme_findings --check    # exit 1 when it is stale
 """
 
@@ -36,12 +36,16 @@ def with_block(readme: str, block: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--landing", default="book/intro.md")
     ap.add_argument("--results", default="results")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
-    path = Path(args.readme)
-    text = with_block(path.read_text(), findings_markdown(load_records(args.results), args.results, readme_link))
-    return generated.write_or_check(path, text, args.check, f"{path}'s findings block")
+    records = load_records(args.results)
+    stale = 0
+    for page, link in ((Path(args.readme), readme_link), (Path(args.landing), book_link)):
+        text = with_block(page.read_text(), findings_markdown(records, args.results, link))
+        stale |= generated.write_or_check(page, text, args.check, f"{page}'s findings block")
+    return stale
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ SHRUNK = dict(
     context_sizes=[10, 30], n_timing_test=10, timing_repeats=1, kv_cache_context=30, distill_steps=2,
     distill_augs=1, random_draws=2, probe_epochs=5, probe_augs=2, probe_seeds=1, ks=[1], lgm_ipcs=[1],
     selection_seeds=1, row_distill_steps=5, tabicl_distill_steps=2, corruptions=["gaussian_noise"],
-    severities=[3], n_tabicl_test=10,
+    severities=[3], n_tabicl_test=10, many_ks=[1],
 )  # fmt: skip
 CHAPTERS = (
     "00_tabicl_mini", "01_context_scaling", "02_inference_time", "03_distillation", "04_one_per_class",
