@@ -39,8 +39,8 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
     lines = []
     if "claim_scaling_slope" in v:
         lines.append(
-            f"**Accuracy grows with the context**: {v['claim_scaling_verdict']}; {v['claim_ctx_weights']}'s accuracy changes by "
-            f"{v['claim_scaling_slope']:+.3f} accuracy per tenfold more context rows (95% interval "
+            f"**Accuracy grows with the context**: {v['claim_scaling_verdict']}; {v['claim_ctx_weights']}'s accuracy "
+            f"changes by {v['claim_scaling_slope']:+.3f} per tenfold more context rows (95% interval "
             f"{v['claim_scaling_low']:+.3f} to {v['claim_scaling_high']:+.3f}), logistic regression "
             f"{v['claim_scaling_logreg_slope']:+.3f}; {SETTING} at 224 px. "
             f"Evidence: [chapter 1]({link('01_context_scaling')}), {claims}."
