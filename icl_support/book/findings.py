@@ -16,19 +16,18 @@ from pathlib import Path
 
 from ..chapters.claims import claims_table
 from ..chapters.fewshot_report import best_ratio, load_fewshot_records
+from ..chapters.pareto import retrieval_numbers, with_retrieval
 
 SETTING = "CIFAR-10, offline EfficientNet-Lite0, PCA-64, TabICL-mini"
 
 
 def _retrieval(results_dir: Path) -> dict | None:
+    """Chapter 5's numbers on the recorded retrieval contexts (:func:`icl_support.chapters.pareto.retrieval_numbers`),
+    or ``None`` when either record is missing."""
     pareto, retrieval = results_dir / "cifar10-pareto.json", results_dir / "cifar10-retrieval.json"
     if not (pareto.is_file() and retrieval.is_file()):
         return None
-    full = json.loads(pareto.read_text())["results"]["full"]["all"]
-    ret = json.loads(retrieval.read_text())["results"]["retrieval"]
-    best = max(ret, key=lambda k: ret[k]["tabicl"]["mean"])
-    return {"k": best, "acc": ret[best]["tabicl"]["mean"], "s": ret[best]["tabicl_seconds"]["mean"],
-            "full_acc": full["tabicl"]["mean"], "full_s": full["tabicl_seconds"]["mean"]}  # fmt: skip
+    return retrieval_numbers(with_retrieval(json.loads(pareto.read_text()), json.loads(retrieval.read_text())))
 
 
 def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str], str]) -> list[str]:
@@ -87,11 +86,13 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
         )
     ret = _retrieval(Path(results_dir))
     if ret is not None:
+        k = ret["ret_best_k"]
         lines.append(
-            f"**New: retrieval contexts**: each test row reading its {ret['k']} nearest training rows of every class "
-            f"scores {ret['acc']:.3f}, against {ret['full_acc']:.3f} for the whole 10,000-row pool, at "
-            f"{ret['s']:.0f} s against {ret['full_s']:.0f} s for 500 test rows ({SETTING} at 64 px). Evidence: "
-            f"[chapter 5]({link('05_context_strategies')}); use it on your data: [chapter 8]({link('08_use_it')})."
+            f"**New: retrieval contexts**: each test row reading its {k} nearest training rows of every class scores "
+            f"{ret['ret_best_tabicl']:.3f}, against {ret['ret_full_tabicl']:.3f} for the whole 10,000-row pool, at "
+            f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows ({SETTING} "
+            f"at 64 px). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your data: "
+            f"[chapter 8]({link('08_use_it')})."
         )
     return lines
 

@@ -51,15 +51,13 @@ def score_retrieval(run: Run, scorer: Scorer, data: ImageData, k: int) -> dict |
     classes, codes = np.unique(data.y_pool, return_inverse=True)
     rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
     entry = {}
-    for name, stats_ in (("tabicl", env.context_stats), ("tabicl_pool", "pool")):
+    variants = (("tabicl", env.context_stats),) + ((("tabicl_pool", "pool"),) if k == 1 else ())
+    for name, stats_ in variants:
         start = time.perf_counter()
         model = RetrievalTabICL(env.tabicl(env.seed), ContextSampler("retrieval", per_class=k), stats_)
-        pred = classes[model.fit(scorer.reduce(data.Z_pool), codes).predict(scorer.Z_test_reduced[rows])]
-        accuracy = float((pred == scorer.y_test[rows]).mean())
-        entry[name] = stats([accuracy])
+        pred = classes[model.fit(env.pool, codes).predict(scorer.Z_test_reduced[rows])]  # env.pool: the reduced pool
+        entry[name] = stats([float((pred == scorer.y_test[rows]).mean())])
         entry[f"{name}_seconds"] = stats([time.perf_counter() - start])
-        if k != 1:
-            break
     entry["build_seconds"] = stats([0.0])
     entry["rows"] = int(k * len(classes))
     return entry

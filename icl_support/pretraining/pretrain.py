@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.device import resolve_device
 from .batches import (  # noqa: F401  (re-exported: the loop's building blocks)
     BatchShape,
     BatchSource,
@@ -114,8 +115,6 @@ def pretrain(
     ``{"step", "loss", "wall_s", "cpu_s", "log"}``.
     """
     from tqdm.auto import tqdm
-
-    from ..core.device import resolve_device
 
     run_dir = Path(run_dir)
     model = build_model(cfg).to(resolve_device(device))
@@ -212,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cfg = with_seed(RECIPES[args.recipe], args.seed)
     try:
+        resolve_device(args.device)  # no CUDA with --device cuda: say so before anything runs
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
         if args.export:
             print(export_checkpoint(args.run_dir, args.export, cfg))
             return 0
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             snapshot_every=args.snapshot_every,
         )
-    except (StateError, RuntimeError) as err:
+    except StateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in out.items() if k != "log"}))
