@@ -17,8 +17,9 @@ from pathlib import Path
 from ..chapters.claims import claims_table
 from ..chapters.fewshot_report import best_ratio, load_fewshot_records
 from ..chapters.pareto import retrieval_numbers, with_retrieval
+from ..evaluation.tabicl_model import recorded_name
 
-SETTING = "CIFAR-10, offline EfficientNet-Lite0, PCA-64, TabICL-mini"
+SETTING = "CIFAR-10, offline EfficientNet-Lite0, PCA-64"  # each line names the TabICL weights of its record
 
 
 def _retrieval(results_dir: Path) -> dict | None:
@@ -27,7 +28,9 @@ def _retrieval(results_dir: Path) -> dict | None:
     pareto, retrieval = results_dir / "cifar10-pareto.json", results_dir / "cifar10-retrieval.json"
     if not (pareto.is_file() and retrieval.is_file()):
         return None
-    return retrieval_numbers(with_retrieval(json.loads(pareto.read_text()), json.loads(retrieval.read_text())))
+    rec = json.loads(retrieval.read_text())
+    numbers = retrieval_numbers(with_retrieval(json.loads(pareto.read_text()), rec))
+    return {**numbers, "weights": recorded_name(rec["provenance"])}
 
 
 def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str], str]) -> list[str]:
@@ -91,8 +94,8 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
             f"**New: retrieval contexts**: each test row reading its {k} nearest training rows of every class scores "
             f"{ret['ret_best_tabicl']:.3f}, against {ret['ret_full_tabicl']:.3f} for the whole 10,000-row pool, at "
             f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows ({SETTING} "
-            f"at 64 px). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your data: "
-            f"[chapter 8]({link('08_use_it')})."
+            f"at 64 px, {ret['weights']}). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your "
+            f"data: [chapter 8]({link('08_use_it')})."
         )
     return lines
 
