@@ -5,11 +5,15 @@ images once per weight in ``--anchors``: TabICL-aware images (``tabicl_pixels_an
 LGM (``pixel_lgm_anchored@<weight>``), every
 context scored by TabICL, logistic regression, nearest class mean and 1-NN on the same PCA rows and test
 images, and (for contexts that are images) by LGM's linear probe on augmented views of the images. Every anchor
-weight run is reported; none is picked. Every synthetic kind runs ``distill_seeds`` independent distillations
+weight run is reported; none is picked. Only the anchored twins of the YAML's strategies run
+(``pixel_lgm`` -> ``pixel_lgm_anchored``, ``tabicl_pixels`` -> ``tabicl_pixels_anchored``). Every synthetic kind runs ``distill_seeds`` independent distillations
 (mean and std over them). Usage::
 
     python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 \\
         --out results/cifar10-k1-images.json
+    # the same one-per-class contexts at 64 px and at the backbone's native 224 px (one pool, one budget):
+    python scripts/cifar10_k1_images.py results/cifar10-k1-side-224.yaml --anchors 1 \\
+        --out results/cifar10-k1-side-224.json
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ from icl_support.core.config import with_overrides
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
 
-ANCHORED = ("tabicl_pixels_anchored", "pixel_lgm_anchored")  # run once per --anchors weight
+ANCHORED = {"tabicl_pixels": "tabicl_pixels_anchored", "pixel_lgm": "pixel_lgm_anchored"}  # plain -> anchored
+
+
+def anchored_kinds(strategies) -> list[str]:
+    """The anchored twins of the YAML's synthetic strategies (run once per ``--anchors`` weight)."""
+    return [ANCHORED[name] for name in strategies if name in ANCHORED]
 
 
 def probe_scores(run, data, name: str, pca) -> dict | None:
@@ -60,7 +69,8 @@ def main() -> None:
     results, skipped = dict(sweep["results"]), dict(sweep["skipped"])
     for weight in anchors:
         anchored = run.with_settings(with_overrides(
-            run.settings, strategies=list(ANCHORED), tabicl_pixels_anchor=weight, lgm_anchor=weight
+            run.settings, strategies=anchored_kinds(run.settings.strategies), tabicl_pixels_anchor=weight,
+            lgm_anchor=weight,
         ))  # fmt: skip
         extra = run_sweep(anchored, data)
         for name, entry in extra["results"].items():

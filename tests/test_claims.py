@@ -4,6 +4,7 @@ verdicts are gated by the learner's adequacy, and missing records say so."""
 import json
 from pathlib import Path
 
+from icl_support.chapters import claims
 from icl_support.chapters.claims import RECORDS, claims_table, compact_table, gpu_commands, load_records
 from icl_support.evaluation.verdicts import VERDICTS
 
@@ -169,3 +170,40 @@ def test_confounds_table_names_each_difference_and_where_it_was_measured():
     assert (table[table["measured in"].str.startswith("not measured")].effect != "").all()
     empty = confounds_table({})  # nothing recorded: still every confound, each saying so
     assert len(empty) >= 5 and not empty["measured in"].str.startswith("cifar10").any()
+
+
+def _side_record(tabicl, one_nn, ncm, side):
+    rec = _images_record(tabicl=tabicl, one_nn=one_nn, ncm=ncm)
+    for entry in rec["results"].values():
+        entry["1"]["linear_probe"] = dict(entry["1"]["nearest_mean"])
+    rec["provenance"].update(wall_time_s=7200.0, settings={"lgm_image_size": side})
+    return rec
+
+
+def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_claim():
+    from icl_support.chapters import image_side
+
+    # 64 px: synthetic behind the centroid under the peers; 224 px: the write-up's order under the peers.
+    # TabICL reads random rows at 0.3 of 1-NN at both sides: too weak, so the peers carry each side's verdict.
+    sides = {
+        "64": _side_record(tabicl=(0.2, 0.2, 0.15), one_nn=0.5, ncm=(0.30, 0.40, 0.25), side=0),
+        "224": _side_record(tabicl=(0.2, 0.2, 0.15), one_nn=0.5, ncm=(0.50, 0.40, 0.25), side=224),
+    }
+    rules, values = image_side.side_verdicts(sides)
+    assert values["side64_verdict"] == "fails here" and values["side224_verdict"] == "holds here"
+    assert values["side64_verdict_tabicl"] == values["side224_verdict_tabicl"] == "learner too weak here to judge"
+    assert (
+        abs(values["side64_gap_nearest_mean"] + 0.10) < 1e-12 and abs(values["side224_gap_nearest_mean"] - 0.10) < 1e-12
+    )
+    assert rules.loc["nearest class mean", "224 px"] == "holds here"
+    means, mvalues = image_side.side_table(sides)
+    assert means.loc["pixel LGM image", "nearest class mean 224 px"] == 0.5 and mvalues["side224_hours"] == 2.0
+    assert list(means.columns[:2]) == ["contexts 64 px", "contexts 224 px"]
+    # the claims table judges the ordering on the 224 px record and names the 64 px twin's verdict beside it
+    table, cvalues = claims_table({"side_64": sides["64"], "side_224": sides["224"]})
+    ordering = row(table, "synthetic > centroid")
+    assert ordering["verdict"] == "holds here" and cvalues["claim_k1_side"] == 224
+    assert cvalues["claim_k1_twin_verdict"] == "fails here" and "at 64 px" in ordering["this build"]
+    confounds = claims.confounds_table({"side_64": sides["64"], "side_224": sides["224"]}, results_dir="/nonexistent")
+    side_row = confounds[confounds["measured in"].str.contains("side-224")].iloc[0]
+    assert "nearest class mean -0.100 at 64 px, +0.100 at 224 px" in side_row["effect"]

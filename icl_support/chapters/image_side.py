@@ -1,0 +1,101 @@
+"""The one-per-class headline at two image sides: the 64 px proxy beside the backbone's native 224 px.
+
+Reads the twin records ``results/cifar10-k1-side-64.json`` and ``results/cifar10-k1-side-224.json``
+(``scripts/cifar10_k1_images.py``; the YAMLs differ only in the image side): random images over 20 draws, the
+image nearest each centroid, the class means, pixel LGM and anchored LGM over 3 distillations each, every context
+scored on the same test images by TabICL (context and pool statistics), logistic regression, the nearest class
+mean, 1-NN and LGM's linear probe. The ordering claim (synthetic > centroid > random) is judged at each side by
+:func:`icl_support.evaluation.verdicts.order_verdict`, TabICL's verdict gated by its adequacy.
+
+Usage::
+
+    table, values = side_table(records)          # records: {"64": rec64, "224": rec224}
+    verdicts, values = side_verdicts(records)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..evaluation.tabicl_model import recorded_name
+from ..evaluation.verdicts import TOO_WEAK, Estimate, adequacy, combine, gate_by_adequacy, order_verdict
+
+SIDE_RECORDS = {"64": "cifar10-k1-side-64.json", "224": "cifar10-k1-side-224.json"}
+CONTEXTS = ("random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored@1")
+CONTEXT_LABELS = {
+    "random": "random image",
+    "nearest_centroid": "image nearest the centroid",
+    "class_mean": "class mean (a row)",
+    "pixel_lgm": "pixel LGM image",
+    "pixel_lgm_anchored@1": "anchored LGM image",
+}
+EVALUATORS = {
+    "tabicl": "TabICL",
+    "tabicl_pool": "TabICL, pool statistics",
+    "nearest_mean": "nearest class mean",
+    "logreg": "logistic regression",
+    "one_nn": "1-NN",
+    "linear_probe": "LGM's linear probe",
+}
+ORDER = ("pixel_lgm", "nearest_centroid", "random")
+PEERS = ("nearest_mean", "logreg", "linear_probe")
+
+
+def _k1(rec: dict) -> dict:
+    return {name: entry["1"] for name, entry in rec["results"].items() if "1" in entry}
+
+
+def side_table(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
+    """Mean accuracy (one context per class) per context (rows) and evaluator at each side (columns
+    ``"<evaluator> <side> px"``), with ``contexts`` (draws or distillations) per side; glue values
+    ``side<side>_<context>_<evaluator>`` (``@1`` written ``_a1``), ``side<side>_weights`` and ``side<side>_hours``
+    (the run's wall time)."""
+    rows: dict[str, dict] = {}
+    values: dict = {}
+    for side, rec in records.items():
+        res = _k1(rec)
+        values[f"side{side}_weights"] = recorded_name(rec["provenance"])
+        values[f"side{side}_hours"] = rec["provenance"].get("wall_time_s", float("nan")) / 3600
+        for name in CONTEXTS:
+            if name not in res:
+                continue
+            row = rows.setdefault(CONTEXT_LABELS[name], {})
+            row[f"contexts {side} px"] = res[name]["nearest_mean"]["n"]
+            for ev, label in EVALUATORS.items():
+                if ev in res[name]:
+                    row[f"{label} {side} px"] = res[name][ev]["mean"]
+                    values[f"side{side}_{name.replace('@', '_a')}_{ev}"] = res[name][ev]["mean"]
+    table = pd.DataFrame(rows).T
+    ordered = [c for ev in ["contexts", *EVALUATORS.values()] for side in records if (c := f"{ev} {side} px") in table]
+    return table[ordered], values
+
+
+def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
+    """The ordering claim judged at each side: one row per evaluator, one column per side, each cell the rule's
+    verdict (TabICL's gated by its adequacy: TabICL over 1-NN on the random draws). Glue values
+    ``side<side>_verdict_<evaluator>``, ``side<side>_adequacy``, ``side<side>_verdict`` (TabICL's verdict where
+    the learner is adequate, else the peers' combined) and ``side<side>_gap_<evaluator>`` (synthetic minus centroid)."""
+    cells: dict[str, dict] = {}
+    values: dict = {}
+    for side, rec in records.items():
+        res = _k1(rec)
+        ratio = adequacy(res["random"]["tabicl"]["mean"], res["random"]["one_nn"]["mean"])
+        values[f"side{side}_adequacy"] = ratio
+        peers, tabicl = [], None
+        for ev in ("tabicl", "tabicl_pool", *PEERS):
+            if not all(ev in res[n] for n in ORDER):
+                continue
+            est = {n: Estimate.of(res[n][ev]) for n in ORDER}
+            verdict, _ = order_verdict(est, list(ORDER), synthetic=("pixel_lgm",))
+            if ev.startswith("tabicl"):
+                verdict = gate_by_adequacy(
+                    verdict, adequacy(res["random"][ev]["mean"], res["random"]["one_nn"]["mean"])
+                )
+                tabicl = verdict if ev == "tabicl" else tabicl
+            else:
+                peers.append(verdict)
+            cells.setdefault(EVALUATORS[ev], {})[f"{side} px"] = verdict
+            values[f"side{side}_verdict_{ev}"] = verdict
+            values[f"side{side}_gap_{ev}"] = est["pixel_lgm"].mean - est["nearest_centroid"].mean
+        values[f"side{side}_verdict"] = tabicl if tabicl not in (None, TOO_WEAK) else combine(peers)
+    return pd.DataFrame(cells).T, values
