@@ -8,23 +8,11 @@ import numpy as np
 import papermill as pm
 import pytest
 
+from icl_support.book.glued_snapshot import differences, glued
 from icl_support.book.run_notebook import check_parameters, main, run_notebook
 
 NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
 CHAPTER1 = Path("nbs/01_context_scaling.ipynb")
-
-
-def glued(path: Path) -> dict:
-    """``{name: text/plain value}`` of every myst-nb glue in an executed notebook."""
-    out = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                data = o["data"]
-                key = next(k for k in data if k.endswith("text/plain"))
-                out[name] = data[key]
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +265,11 @@ def test_use_it_smoke(executed):
     best = max((r for r in rec["rows"] if r["strategy"] not in ("full", "logreg")), key=lambda r: r["accuracy"])
     assert float(g["bench_best_acc"]) == pytest.approx(best["accuracy"])
     assert (out / "figures" / "use-it-cifar10.png").exists() and (out / "figures" / "use-it-cifar10.pdf").exists()
+
+
+def test_glued_snapshot_differences_leave_out_timings_only():
+    before = {"01": {"acc": "0.5", "fit_seconds": "1.0", "only_before": "x"}, "02": {"n": "3"}}
+    after = {"01": {"acc": "0.6", "fit_seconds": "9.0"}, "02": {"n": "3"}, "03": {"k": "1"}}
+    lines = differences(before, after)
+    assert lines == ["01: acc: '0.5' -> '0.6'", "01: only_before: 'x' -> '(absent)'", "03: k: '(absent)' -> '1'"]
+    assert differences(before, before) == []

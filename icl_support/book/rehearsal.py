@@ -32,6 +32,9 @@ import io
 import json
 import os
 import pickle
+import shutil
+import signal
+import subprocess
 import sys
 import tarfile
 import time
@@ -222,6 +225,87 @@ def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict
     return report
 
 
+RESUME_CHAPTER = "03_distillation"  # embeds, then runs LGM: both resume from what an interrupted run wrote
+
+
+def _run_chapter_process(work: Path, chapter: str, params: dict) -> subprocess.Popen:
+    """Execute ``chapter`` in its own process group (papermill's kernel included), so it can be killed whole."""
+    code = (
+        "import json, sys; from pathlib import Path; from icl_support.book.run_notebook import run_notebook; "
+        "run_notebook(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), progress=False)"
+    )
+    nb, out = Path("nbs") / f"{chapter}.ipynb", work / "executed" / f"{chapter}-resume.ipynb"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(nb), str(out), json.dumps(params)],
+        env={**os.environ, **rehearsal_env(work)}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _checkpoint_steps(cache: Path) -> dict[str, int]:
+    """``{checkpoint path: step}`` of every unfinished LGM run under ``cache`` (unreadable ones skipped)."""
+    import torch
+
+    steps = {}
+    for path in cache.glob("lgm/*.work/checkpoint.pt"):
+        try:
+            steps[str(path)] = int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+        except Exception:  # being replaced right now (atomic rename) or gone: look again next time
+            continue
+    return steps
+
+
+def rehearse_resume(work: Path, device: str, chapter: str = RESUME_CHAPTER, steps: int = 12, poll_s: float = 0.2):
+    """Kill ``chapter`` mid-LGM (SIGKILL to its process group) and run it again: the restart must take the cached
+    embeddings (file untouched) and continue LGM from the checkpoint's step, never from step 0.
+
+    Returns ``{"ok", "killed_at_step", "steps_seen_after_restart", "embeddings_reused", "losses", ...}``; ``ok``
+    only when every check holds. ``steps``: LGM steps of this run (checkpoints every ``max(1, steps // 10)``).
+    """
+    params = {**chapter_parameters(work, chapter, device), "distill_steps": steps,
+              "cache_dir": str(work / "resume-cache")}  # fmt: skip
+    cache = Path(params["cache_dir"])
+    shutil.rmtree(cache, ignore_errors=True)  # a fresh cache: both the embeddings and LGM start from nothing
+    cache.mkdir(parents=True)
+    (cache / "data").symlink_to((work / "cache" / "data").resolve())  # the stand-in datasets of rehearse()
+    first = _run_chapter_process(work, chapter, params)
+    killed_at, start = None, time.perf_counter()
+    while first.poll() is None:
+        seen = _checkpoint_steps(cache)
+        if seen and max(seen.values()) >= 2:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+            killed_at = _checkpoint_steps(cache)  # read again: a later checkpoint may have landed before the kill
+            break
+        time.sleep(poll_s)
+    if killed_at is None:
+        return {"ok": False, "error": f"the first run ended (rc {first.returncode}) before any LGM checkpoint: "
+                + (first.stderr.read()[-1500:] if first.stderr else "")}  # fmt: skip
+    embeddings = {str(p): p.stat().st_mtime_ns for p in cache.glob("**/embeddings-*.npz")}
+    second, after = _run_chapter_process(work, chapter, params), set()
+    while second.poll() is None:
+        after.update(_checkpoint_steps(cache).values())
+        time.sleep(poll_s)
+    err = second.stderr.read()[-1500:] if second.returncode else ""
+    distilled = sorted(cache.glob("lgm/distilled-*.npz"))
+    losses = [len(np.load(p)["losses"]) for p in distilled]
+    reused = bool(embeddings) and all(Path(p).stat().st_mtime_ns == t for p, t in embeddings.items())
+    resumed_from = max(killed_at.values())
+    report = {
+        "chapter": chapter, "lgm_steps": steps, "killed_at_step": resumed_from,
+        "steps_seen_after_restart": sorted(after), "embeddings_reused": reused, "losses": losses,
+        "seconds": time.perf_counter() - start, "error": err,
+    }  # fmt: skip
+    report["ok"] = (
+        second.returncode == 0
+        and reused
+        and bool(losses)
+        and all(n == steps for n in losses)
+        and all(s > resumed_from for s in after)
+    )
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jpg", type=Path, default=Path("../shared/data/cifar10-jpg.tar.gz"))
@@ -229,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chapters", nargs="*", default=list(CHAPTERS))
     ap.add_argument("--device", default="", help="cpu or cuda (default: cuda when available)")
     ap.add_argument("--out", type=Path, default=None, help="write the report JSON here")
+    ap.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                    help=f"kill {RESUME_CHAPTER} mid-LGM and restart it (checks it resumes)")  # fmt: skip
     args = ap.parse_args(argv)
     if not args.jpg.is_file():
         print(
@@ -237,12 +323,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     report = rehearse(args.jpg, args.work, args.chapters, args.device)
+    if args.resume:
+        report["resume"] = resume = rehearse_resume(args.work, report["device"])
+        print(f"resume after kill: {'ok' if resume['ok'] else 'FAILED'} {resume}", flush=True)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
     failed = [c for c, e in report["chapters"].items() if not e["ok"]]
     print(f"rehearsal: {len(report['chapters']) - len(failed)} of {len(report['chapters'])} chapters ran"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))  # fmt: skip
-    return 1 if failed else 0
+    return 1 if failed or (args.resume and not report["resume"]["ok"]) else 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def pixel_lgm_config(
         crop_res=s.lgm_crop,
         grow_every=max(1, round(REFERENCE_GROW_EVERY * s.distill_steps / REFERENCE_STEPS)),
         noise_mean=s.noise_mean,
+        checkpoint_every=max(1, min(100, s.distill_steps // 10)),  # about ten resume points a run, at most 100 apart
         seed=(s.seed if seed is None else seed) + REFERENCE_SEED,
         anchor=float(anchor),
     )

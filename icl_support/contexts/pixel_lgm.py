@@ -424,8 +424,9 @@ def _parallel_gradients(
 
 
 def config_key(cfg: DistillConfig) -> dict:
-    """The cache/checkpoint identity of ``cfg`` (``anchor`` enters only when set, so plain LGM keeps its keys)."""
-    view = asdict(cfg)
+    """The cache/checkpoint identity of ``cfg``: every field that changes the images (``anchor`` enters only when
+    set); not ``checkpoint_every``, since a resumed run is the uninterrupted run (tested)."""
+    view = {k: v for k, v in asdict(cfg).items() if k != "checkpoint_every"}
     if not cfg.anchor:
         del view["anchor"]
-    return {"kind": "lgm/v1", **view}
+    return {"kind": "lgm/v2", **view}

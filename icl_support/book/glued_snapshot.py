@@ -1,0 +1,87 @@
+"""Every glued value of every chapter in one profile, to show that a change leaves the book's numbers alone.
+
+Runs each notebook of ``nbs/`` (papermill, a fresh cache) and writes ``{notebook: {glue name: text/plain}}``;
+``--compare`` lists the values two snapshots disagree on, leaving out the ones measured in seconds (timings
+differ from run to run by nature). Usage::
+
+    python -m icl_support.book.glued_snapshot --out /tmp/before.json          # smoke profile
+    python -m icl_support.book.glued_snapshot --compare /tmp/before.json /tmp/after.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+# glue names of values measured in wall-clock time (or derived from it): expected to differ between two runs
+TIMED = re.compile(r"second|seconds|_s$|_ms$|time|speed|rate|per_s|exponent|crossover|hours|minutes|throughput")
+
+
+def glued(path: str | Path) -> dict[str, str]:
+    """``{name: text/plain value}`` of every myst-nb glue in an executed notebook."""
+    import nbformat
+
+    out = {}
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                data = o["data"]
+                out[name] = data[next(k for k in data if k.endswith("text/plain"))]
+    return out
+
+
+def snapshot(profile: str = "smoke", notebooks: list[Path] | None = None, work: Path | None = None) -> dict:
+    """Run every notebook in ``profile`` (a fresh cache under ``work``) and return its glued values."""
+    import papermill as pm
+
+    from .run_notebook import run_notebook
+
+    work = Path(work or tempfile.mkdtemp(prefix="glued-"))
+    values = {}
+    for nb in notebooks or sorted(Path("nbs").glob("*.ipynb")):
+        params = {"profile": profile, "cache_dir": str(work / "cache"), "figures_dir": str(work / "figures")}
+        if "results_json" in pm.inspect_notebook(str(nb)):
+            params["results_json"] = str(work / f"{nb.stem}.json")
+        run_notebook(nb, work / nb.name, params, progress=False)
+        values[nb.stem] = glued(work / nb.name)
+    return values
+
+
+def differences(before: dict, after: dict) -> list[str]:
+    """One line per glue value that differs (or exists on one side only), timings left out."""
+    lines = []
+    for nb in sorted(set(before) | set(after)):
+        a, b = before.get(nb, {}), after.get(nb, {})
+        for name in sorted(set(a) | set(b)):
+            if TIMED.search(name) or a.get(name) == b.get(name):
+                continue
+            lines.append(f"{nb}: {name}: {a.get(name, '(absent)')!r} -> {b.get(name, '(absent)')!r}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, help="write the snapshot here")
+    ap.add_argument("--profile", default="smoke")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    args = ap.parse_args(argv)
+    if args.compare:
+        before, after = (json.loads(p.read_text()) for p in args.compare)
+        lines = differences(before, after)
+        n = sum(len(v) for v in after.values())
+        print("\n".join(lines) or f"identical: {n} glued values (timings left out)")
+        return 1 if lines else 0
+    if not args.out:
+        ap.error("--out or --compare is needed")
+    args.out.write_text(json.dumps(snapshot(args.profile), indent=1, sort_keys=True))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
