@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from icl_support.book.notebook import git_commit, write_json
+from icl_support.core.gitinfo import git_commit
+from icl_support.core.jsonio import write_json
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results"

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 
-from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run_with
 from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
+from icl_support.core.jsonio import write_json
 from icl_support.data.datasets import class_subset_root, load_dataset
 from icl_support.embedding.image_pool import prepare_images
+from icl_support.evaluation.provenance import provenance
 
 STRATEGIES = ["random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored"]
 

@@ -6,7 +6,8 @@ LGM (``pixel_lgm_anchored@<weight>``), every
 context scored by TabICL, logistic regression, nearest class mean and 1-NN on the same PCA rows and test
 images, and (for contexts that are images) by LGM's linear probe on augmented views of the images. Every anchor
 weight run is reported; none is picked. Only the anchored twins of the YAML's strategies run
-(``pixel_lgm`` -> ``pixel_lgm_anchored``, ``tabicl_pixels`` -> ``tabicl_pixels_anchored``). Every synthetic kind runs ``distill_seeds`` independent distillations
+(``pixel_lgm`` -> ``pixel_lgm_anchored``, ``tabicl_pixels`` -> ``tabicl_pixels_anchored``). Every synthetic kind
+runs ``distill_seeds`` independent distillations
 (mean and std over them). Usage::
 
     python scripts/cifar10_k1_images.py results/cifar10-k1-images.yaml --anchors 1 3 10 \\
@@ -22,12 +23,13 @@ import time
 
 import torch
 
-from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run_with
 from icl_support.contexts.strategies import BuildInputs, build
 from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
+from icl_support.core.jsonio import write_json
 from icl_support.embedding.image_pool import prepare_images
+from icl_support.evaluation.provenance import provenance
 from icl_support.evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
 
 ANCHORED = {"tabicl_pixels": "tabicl_pixels_anchored", "pixel_lgm": "pixel_lgm_anchored"}  # plain -> anchored

@@ -19,14 +19,15 @@ import time
 import numpy as np
 import torch
 
-from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run
 from icl_support.contexts.strategies import BuildInputs, build
+from icl_support.core.jsonio import write_json
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.embedding.tables import fit_width_reducer
 from icl_support.evaluation.geometry import row_geometry, standardise_by_context, summarise_geometry
 from icl_support.evaluation.peers import make_peer
 from icl_support.evaluation.probe import augmented_bank
+from icl_support.evaluation.provenance import provenance
 
 STRATEGIES = ("random", "centroid", "class_mean", "distilled")
 

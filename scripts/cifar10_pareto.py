@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 
-from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run
 from icl_support.contexts.sweep import run_sweep
+from icl_support.core.jsonio import write_json
 from icl_support.embedding.image_pool import prepare_images
+from icl_support.evaluation.provenance import provenance
 
 
 def main() -> None:

@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
-from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run
 from icl_support.chapters.one_per_class import evaluate_strategies
 from icl_support.contexts.configs import pixel_lgm_config
 from icl_support.contexts.lgm_images import distilled_images
+from icl_support.core.jsonio import write_json
 from icl_support.embedding.image_pool import prepare_images
+from icl_support.evaluation.provenance import provenance
 
 
 def main() -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 
-from icl_support.book.notebook import provenance, write_json
 from icl_support.book.params import script_run
 from icl_support.chapters.shift import run_shift, shift_contexts
+from icl_support.core.jsonio import write_json
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.embedding.tables import fit_width_reducer
+from icl_support.evaluation.provenance import provenance
 
 
 def main() -> None:

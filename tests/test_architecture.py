@@ -14,6 +14,7 @@ LAYERS = {
     "evaluation": 3,
     "contexts": 4,
     "pretraining": 4,
+    "parallel": 5,
     "chapters": 5,
     "book": 6,
 }

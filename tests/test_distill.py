@@ -66,9 +66,9 @@ def test_loss_falls_and_backbone_is_untouched(features, reals):
 
 def test_resume_equals_uninterrupted(features, reals, tmp_path):
     cfg = DistillConfig(steps=12, **TINY, seed=1)
-    whole = distill(*reals, 3, features, cfg, tmp_path / "a", progress=False)
-    distill(*reals, 3, features, cfg, tmp_path / "b", progress=False, stop_after=7)  # interrupted at 7
-    resumed = distill(*reals, 3, features, cfg, tmp_path / "b", progress=False)
+    whole = distill(*reals, 3, features, cfg, work_dir=tmp_path / "a", progress=False)
+    distill(*reals, 3, features, cfg, work_dir=tmp_path / "b", progress=False, stop_after=7)  # interrupted at 7
+    resumed = distill(*reals, 3, features, cfg, work_dir=tmp_path / "b", progress=False)
     np.testing.assert_array_equal(resumed.images, whole.images)
     np.testing.assert_array_equal(resumed.losses, whole.losses)
 
@@ -122,9 +122,9 @@ def test_anchored_lgm_stays_nearer_its_class_means(features, reals):
 def test_anchored_lgm_resumes_and_keeps_plain_keys(features, reals, tmp_path):
     anchor = _anchor(features, reals)
     cfg = DistillConfig(steps=8, **TINY, seed=1, anchor=2.0)
-    whole = distill(*reals, 3, features, cfg, tmp_path / "a", progress=False, anchor=anchor)
-    distill(*reals, 3, features, cfg, tmp_path / "b", progress=False, stop_after=5, anchor=anchor)
-    resumed = distill(*reals, 3, features, cfg, tmp_path / "b", progress=False, anchor=anchor)
+    whole = distill(*reals, 3, features, cfg, work_dir=tmp_path / "a", progress=False, anchor=anchor)
+    distill(*reals, 3, features, cfg, work_dir=tmp_path / "b", progress=False, stop_after=5, anchor=anchor)
+    resumed = distill(*reals, 3, features, cfg, work_dir=tmp_path / "b", progress=False, anchor=anchor)
     np.testing.assert_array_equal(resumed.images, whole.images)
     assert "anchor" not in config_key(DistillConfig()) and config_key(cfg)["anchor"] == 2.0
 
@@ -145,8 +145,10 @@ def test_anchored_lgm_bad_inputs(features, reals):
     with pytest.raises(ValueError, match="needs an EmbeddingAnchor"):
         distill(*reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False)
     with pytest.raises(ValueError, match="one process only"):
-        distill(*reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False, parallel=object(),
-                anchor=_anchor(features, reals))  # fmt: skip
+        distill(
+            *reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False, parallel=object(),
+            anchor=_anchor(features, reals),
+        )  # fmt: skip
     with pytest.raises(ValueError, match="4 class means, expected 3"):
         bad = EmbeddingAnchor(torch.zeros(4, 1280), 1.0, 16)
         distill(*reals, 3, features, DistillConfig(**TINY, anchor=1.0), progress=False, anchor=bad)

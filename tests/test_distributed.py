@@ -14,24 +14,22 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from icl_support.book.distributed import (
-    Collective,
-    EmbedJob,
-    embed_distributed,
-    embed_shard,
-    init_from_env,
-    main,
-    merge_shards,
-    shard_path,
-    shard_spans,
-    shutdown,
-)
 from icl_support.contexts.pixel_lgm import DistillConfig, distill, shard_bounds
 from icl_support.core.cache import load_arrays, save_arrays
 from icl_support.data.datasets import load_dataset
 from icl_support.embedding.backbones import create_backbone
 from icl_support.embedding.embed import embed_images
 from icl_support.embedding.frozen import FrozenFeatures
+from icl_support.parallel.__main__ import main
+from icl_support.parallel.collective import Collective, init_from_env, shutdown
+from icl_support.parallel.sharded_embedding import (
+    EmbedJob,
+    embed_distributed,
+    embed_shard,
+    merge_shards,
+    shard_path,
+    shard_spans,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -127,7 +125,9 @@ def test_corrupt_shard_is_recomputed_not_used(small, tmp_path):
     bad.write_bytes(bad.read_bytes()[:200])
     with pytest.warns(UserWarning, match="unreadable"):
         merged = merge_shards(job, 2)
-    np.testing.assert_array_equal(merged, embed_images(ds, np.arange(8), bb, tmp_path / "ref", 4, progress=False))
+    np.testing.assert_array_equal(
+        merged, embed_images(ds, np.arange(8), bb, tmp_path / "ref", batch_size=4, progress=False)
+    )
 
 
 def test_one_process_embed_distributed_is_embed_images(small, tmp_path):
@@ -147,12 +147,12 @@ def test_torchrun_embedding_equals_single_process_bit_for_bit(tmp_path):
     """Plain run and ``torchrun --nproc_per_node 2`` (gloo) write the same file, same bytes of data."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's default per rank; equal thread counts
     plain = subprocess.run(
-        [sys.executable, "-m", "icl_support.book.distributed", *_cli(tmp_path / "plain")],
+        [sys.executable, "-m", "icl_support.parallel", *_cli(tmp_path / "plain")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert plain.returncode == 0, plain.stderr[-2000:]
     ranks = subprocess.run(
-        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.book.distributed"]
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.parallel"]
         + _cli(tmp_path / "ranks"),
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -185,9 +185,9 @@ def _dp_worker(rank: int, world: int, port: int, out: Path) -> None:
     collective, _ = init_from_env("cpu", timeout_s=120)
     try:
         features, reals, cfg = _features(), _reals(), DistillConfig(steps=STEPS, **TINY, seed=1)
-        whole = distill(*reals, 3, features, cfg, out / "a", progress=False, parallel=collective)
-        distill(*reals, 3, features, cfg, out / "b", progress=False, stop_after=3, parallel=collective)
-        resumed = distill(*reals, 3, features, cfg, out / "b", progress=False, parallel=collective)
+        whole = distill(*reals, 3, features, cfg, work_dir=out / "a", progress=False, parallel=collective)
+        distill(*reals, 3, features, cfg, work_dir=out / "b", progress=False, stop_after=3, parallel=collective)
+        resumed = distill(*reals, 3, features, cfg, work_dir=out / "b", progress=False, parallel=collective)
         save_arrays(
             out / f"rank{rank}.npz",
             {"rank": rank},
@@ -239,7 +239,7 @@ def test_torchrun_distill_cli_fills_the_chapter_cache(tmp_path):
     for name, value in params.items():
         args += ["-p", name, str(value)]
     ranks = subprocess.run(
-        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.book.distributed", *args],
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "icl_support.parallel", *args],
         cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=150,
     )  # fmt: skip
     assert ranks.returncode == 0, ranks.stderr[-2000:]

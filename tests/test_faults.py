@@ -61,7 +61,6 @@ import torch
 from PIL import Image
 
 import icl_support.contexts.pixel_lgm as distill_module
-from icl_support.book.distributed import EmbedJob, embed_shard
 from icl_support.contexts.pixel_lgm import DistillConfig, distill
 from icl_support.contexts.selection import centroid, neighbors
 from icl_support.core.cache import load_arrays
@@ -72,6 +71,7 @@ from icl_support.embedding.backbones import create_backbone
 from icl_support.embedding.embed import embed_images, embedding_key, embedding_path
 from icl_support.embedding.tables import build_table
 from icl_support.evaluation.peers import PEERS, make_peer
+from icl_support.parallel.sharded_embedding import EmbedJob, embed_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"syn_res": 16, "crop_res": 16, "augs_per_step": 2, "grow_every": 3, "checkpoint_every": 3, "snapshot_res": 8}
@@ -222,20 +222,22 @@ def test_corrupt_embedding_cache_is_recomputed(small, tmp_path):
 def test_corrupt_lgm_checkpoint_is_not_used(features, reals, tmp_path):
     cfg = DistillConfig(steps=5, **TINY, seed=1)
     fresh = distill(*reals, 3, features, cfg, progress=False)
-    distill(*reals, 3, features, cfg, tmp_path, progress=False, stop_after=4)
+    distill(*reals, 3, features, cfg, work_dir=tmp_path, progress=False, stop_after=4)
     ckpt = tmp_path / "checkpoint.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:100])
     with pytest.warns(UserWarning, match="checkpoint.*is unreadable.*starting afresh"):
-        again = distill(*reals, 3, features, cfg, tmp_path, progress=False)
+        again = distill(*reals, 3, features, cfg, work_dir=tmp_path, progress=False)
     np.testing.assert_array_equal(again.images, fresh.images)
     np.testing.assert_array_equal(again.losses, fresh.losses)
 
 
 def test_checkpoint_of_another_run_is_not_used(features, reals, tmp_path):
-    distill(*reals, 3, features, DistillConfig(steps=5, **TINY, seed=1), tmp_path, progress=False, stop_after=3)
+    distill(
+        *reals, 3, features, DistillConfig(steps=5, **TINY, seed=1), work_dir=tmp_path, progress=False, stop_after=3
+    )
     other = DistillConfig(steps=5, **TINY, seed=2)
     with pytest.warns(UserWarning, match="belongs to another run"):
-        got = distill(*reals, 3, features, other, tmp_path, progress=False)
+        got = distill(*reals, 3, features, other, work_dir=tmp_path, progress=False)
     np.testing.assert_array_equal(got.losses, distill(*reals, 3, features, other, progress=False).losses)
 
 
@@ -257,10 +259,10 @@ def test_distillation_killed_mid_step_resumes(features, reals, tmp_path, monkeyp
 
     monkeypatch.setattr(distill_module, "matching_loss", dies_at_step_5)
     with pytest.raises(KeyboardInterrupt):
-        distill(*reals, 3, features, cfg, tmp_path, progress=False)
+        distill(*reals, 3, features, cfg, work_dir=tmp_path, progress=False)
     monkeypatch.setattr(distill_module, "matching_loss", real_loss)
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 3
-    resumed = distill(*reals, 3, features, cfg, tmp_path, progress=False)
+    resumed = distill(*reals, 3, features, cfg, work_dir=tmp_path, progress=False)
     np.testing.assert_array_equal(resumed.images, whole.images)
     np.testing.assert_array_equal(resumed.losses, whole.losses)
 
@@ -276,10 +278,12 @@ def test_unwritable_cache_keeps_results(small, features, reals, tmp_path):
     bb, ds = small
     with pytest.warns(UserWarning, match="could not write cache file"):
         got = embed_images(ds, np.arange(4), bb, blocker / "cache", batch_size=2, progress=False)
-    np.testing.assert_array_equal(got, embed_images(ds, np.arange(4), bb, tmp_path / "ok", 2, progress=False))
+    np.testing.assert_array_equal(
+        got, embed_images(ds, np.arange(4), bb, tmp_path / "ok", batch_size=2, progress=False)
+    )
     cfg = DistillConfig(steps=4, **TINY, seed=1)
     with pytest.warns(UserWarning, match="could not write LGM checkpoint"):
-        lgm = distill(*reals, 3, features, cfg, blocker / "work", progress=False)
+        lgm = distill(*reals, 3, features, cfg, work_dir=blocker / "work", progress=False)
     np.testing.assert_array_equal(lgm.images, distill(*reals, 3, features, cfg, progress=False).images)
     job = EmbedJob(ds, np.arange(4), bb, blocker / "cache", batch_size=2, progress=False)
     with pytest.warns(UserWarning, match="could not write cache file"):

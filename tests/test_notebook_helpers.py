@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from icl_support.book.notebook import json_safe, provenance, write_json
 from icl_support.core.config import resolve_settings
+from icl_support.core.jsonio import json_safe, write_json
+from icl_support.evaluation.provenance import provenance
 
 
 def test_json_is_strict(tmp_path):

@@ -35,7 +35,9 @@ def tiny(random_weights, cache_dir):
     Z, y = blobs(n_per_class=12, n_classes=3, dim=16, seed=4)
     Zt, yt = blobs(n_per_class=5, n_classes=3, dim=16, seed=4)
     pool = torch.rand(len(y), 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    data = ImageData(None, ("a", "b", "c"), pool, y, Z, Zt, yt, {}, 8)
+    data = ImageData(
+        features=None, classes=("a", "b", "c"), pool=pool, y_pool=y, Z_pool=Z, Z_test=Zt, y_test=yt, key={}, crop=8
+    )
     s = resolve_settings(
         "smoke",
         cache_dir=str(cache_dir),

@@ -50,7 +50,10 @@ def test_seeding_metadata():
 
 def _inputs(**overrides) -> BuildInputs:
     Z, y = blobs(n_per_class=6, n_classes=3, dim=4, seed=1)
-    data = ImageData(None, ("a", "b", "c"), torch.zeros(len(y), 3, 4, 4), y, Z, Z, y, {}, 4)
+    pool = torch.zeros(len(y), 3, 4, 4)
+    data = ImageData(
+        features=None, classes=("a", "b", "c"), pool=pool, y_pool=y, Z_pool=Z, Z_test=Z, y_test=y, key={}, crop=4
+    )
     s = resolve_settings("smoke", selection_seeds=3, **overrides)
     w = TabICLWeights("random", "")
     return BuildInputs(Run(s, w, torch.device("cpu"), w), data)

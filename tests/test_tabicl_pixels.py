@@ -44,11 +44,11 @@ def test_resume_equals_uninterrupted(inputs, tmp_path):
     data, pca = inputs.data, inputs.pca
     idx = centroid(data.Z_pool, data.y_pool, 1)
     net = TorchTabICL(inputs.run.weights, "cpu")
-    args = (data.pool[idx], data.y_pool[idx], data.features, data.crop, pca, net, data.Z_pool, data.y_pool)
+    args, kw = (data.pool[idx], data.y_pool[idx]), dict(data=data, pca=pca, net=net, progress=False)
     cfg = TabICLPixelConfig(steps=4, checkpoint_every=2)
-    whole = distill_tabicl_pixels(*args, cfg, tmp_path / "a", progress=False)
-    distill_tabicl_pixels(*args, TabICLPixelConfig(steps=3, checkpoint_every=2), tmp_path / "b", progress=False)
-    resumed = distill_tabicl_pixels(*args, cfg, tmp_path / "b", progress=False)  # picks up the step-2 checkpoint
+    whole = distill_tabicl_pixels(*args, config=cfg, work_dir=tmp_path / "a", **kw)
+    distill_tabicl_pixels(*args, config=TabICLPixelConfig(steps=3, checkpoint_every=2), work_dir=tmp_path / "b", **kw)
+    resumed = distill_tabicl_pixels(*args, config=cfg, work_dir=tmp_path / "b", **kw)  # picks up the step-2 checkpoint
     np.testing.assert_allclose(resumed.images, whole.images, atol=1e-6)
     np.testing.assert_allclose(resumed.losses, whole.losses, atol=1e-6)
     assert whole.losses.shape == (4,) and torch.isfinite(torch.from_numpy(whole.losses)).all()

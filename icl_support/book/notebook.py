@@ -1,4 +1,5 @@
-"""Helpers for the chapter notebooks: glue plain values, describe a run, record provenance.
+"""Helpers for the chapter notebooks: glue plain values, describe a run (a record's provenance:
+:mod:`icl_support.evaluation.provenance`; writing it: :mod:`icl_support.core.jsonio`).
 
 Usage (in a notebook)::
 
@@ -8,24 +9,9 @@ Usage (in a notebook)::
 
 from __future__ import annotations
 
-import json
-import platform
-import time
-from pathlib import Path
-
-import numpy as np
-import torch
-
 from ..core.config import Settings
-from ..core.gitinfo import git_commit  # noqa: F401  (re-exported for the benchmarks and scripts)
+from ..core.jsonio import plain
 from ..evaluation.tabicl_model import TabICLWeights
-
-
-def plain(value):
-    """NumPy scalars to Python ones (myst-nb's glue:text cannot format ``np.float64``)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def glue_values(values: dict, display: bool = False) -> None:
@@ -34,54 +20,6 @@ def glue_values(values: dict, display: bool = False) -> None:
 
     for key, value in values.items():
         glue(key, plain(value), display=display)
-
-
-def _sha256(path: str | Path) -> str:
-    import hashlib
-
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
-def provenance(settings: Settings, weights: TabICLWeights, **extra) -> dict:
-    """What produced a result: settings, TabICL weights, code version, software and machine."""
-    return {
-        "git_commit": git_commit(),
-        "settings": settings.to_dict(),
-        "tabicl_weights": weights.kind,
-        "tabicl_variant": weights.variant if weights.kind == "mini" else "",  # which shipped TabICL-mini
-        "tabicl_label": weights.label,
-        "tabicl_checkpoint": Path(weights.path).name,
-        "tabicl_checkpoint_sha256": _sha256(weights.path),  # which file exactly, whatever it is called later
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {torch.get_num_threads()} threads"
-        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        **extra,
-    }
-
-
-def json_safe(value):
-    """Recursively: NumPy scalars to Python, tuples to lists, NaN/inf to ``None`` (strict JSON)."""
-    value = plain(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as indented strict JSON (NaN/inf -> null), creating parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
-    return path
 
 
 def weights_note(kind: str, name: str = "TabICL-mini") -> str:

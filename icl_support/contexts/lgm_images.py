@@ -50,8 +50,8 @@ def distilled_images(
         n_classes,
         data.features,
         cfg,
-        path.with_suffix(".work"),
-        progress,
+        work_dir=path.with_suffix(".work"),
+        progress=progress,
         parallel=parallel,
         anchor=EmbeddingAnchor.from_rows(data.Z_pool, data.y_pool, data.crop) if anchor else None,
     )

@@ -14,7 +14,7 @@ every ``grow_every`` steps (a fresh Adam each time). Images are normalised exact
 :meth:`FrozenFeatures.__call__`. Usage::
 
     features = FrozenFeatures(backbone)
-    result = distill(real_images, real_labels, n_classes, features, DistillConfig(steps=500), work_dir)
+    result = distill(real_images, real_labels, n_classes, features, DistillConfig(steps=500), work_dir=work_dir)
     result.images          # (C * ipc, 3, syn_res, syn_res) float32 in [0, 1]
 
 Anchored LGM (``anchor`` > 0, not in the reference): the loss gains ``anchor * ||z - mu_c||^2 / s^2``, where
@@ -140,24 +140,21 @@ class PyramidImages(nn.Module):
         return torch.sigmoid(2 * x)
 
 
-def head_gradient(z: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Closed-form gradient of mean cross-entropy of ``z @ W.T + b`` w.r.t. (W, b), flattened.
+def head_gradient(
+    z: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
+    """Closed-form gradient of the cross-entropy of ``z @ W.T + b`` w.r.t. (W, b), flattened: averaged over the rows
+    (``reduction="mean"``), or summed (``"sum"``: the per-row sum, which adds across data-parallel shards).
 
     z (N, F), y (N,) int, W (C, F), b (C,) -> (C * F + C,). Differentiable in ``z``.
     """
     p = torch.softmax(z @ W.T + b, dim=1)
     err = p - F.one_hot(y, W.shape[0]).to(p.dtype)
-    return torch.cat([(err.T @ z / len(z)).flatten(), err.mean(0)])
-
-
-def head_gradient_sum(z: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``len(z) * head_gradient(z, y, W, b)``: the per-sample sum, which adds across data-parallel shards.
-
-    z (N, F), y (N,) int, W (C, F), b (C,) -> (C * F + C,). Differentiable in ``z``.
-    """
-    p = torch.softmax(z @ W.T + b, dim=1)
-    err = p - F.one_hot(y, W.shape[0]).to(p.dtype)
-    return torch.cat([(err.T @ z).flatten(), err.sum(0)])
+    if reduction == "mean":
+        return torch.cat([(err.T @ z / len(z)).flatten(), err.mean(0)])
+    if reduction == "sum":
+        return torch.cat([(err.T @ z).flatten(), err.sum(0)])
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 def matching_loss(g_real: torch.Tensor, g_syn: torch.Tensor) -> torch.Tensor:
@@ -250,6 +247,7 @@ def distill(
     n_classes: int,
     features: FrozenFeatures,
     config: DistillConfig,
+    *,
     work_dir: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
@@ -262,7 +260,7 @@ def distill(
     ``real_labels``: (M,) int64 in [0, n_classes). ``stop_after`` ends the run early after that
     many steps (for tests of interruption); the checkpoint then holds the state to resume from.
 
-    ``parallel`` (data parallelism, e.g. :class:`icl_support.book.distributed.Collective`): an object
+    ``parallel`` (data parallelism, e.g. :class:`icl_support.parallel.collective.Collective`): an object
     with ``rank``, ``world_size``, ``all_reduce_sum_(tensor)`` and ``barrier()``. Every rank draws
     the whole step's randomness from the same generator and computes only its contiguous slice of
     the real batch and of the K augmented synthetic copies; the head-gradient sums and the image
@@ -272,6 +270,55 @@ def distill(
     (single process only).
     """
     cfg = config
+    _check_inputs(real_images, real_labels, n_classes, cfg, parallel, anchor)
+    rank = 0 if parallel is None else parallel.rank
+    device = features.mean.device
+    gen = torch.Generator().manual_seed(cfg.seed)
+    run = _Run(
+        PyramidImages(n_classes * cfg.ipc, cfg.syn_res, cfg.decorrelate, gen).to(device),
+        features, real_images, real_labels, torch.arange(n_classes).repeat_interleave(cfg.ipc).to(device),
+        n_classes, cfg, gen, anchor,
+    )  # fmt: skip
+    weights_before = {k: v.clone() for k, v in features.model.state_dict().items()}
+    ckpt = Path(work_dir) / "checkpoint.pt" if work_dir else None
+    identity = json.dumps({**config_key(cfg), "n_classes": n_classes}, sort_keys=True)
+    start, losses, snapshots, opt = _restore(run, ckpt, identity, discard=rank == 0)
+    if parallel is not None:
+        _check_same_start(parallel, start, device)
+    writes = ckpt is not None and rank == 0
+    end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
+    bar = tqdm(range(start, end), desc="LGM", disable=not progress or rank != 0, initial=start, total=cfg.steps)
+    t0 = time.perf_counter()
+    for step in bar:
+        if step > 0 and step % cfg.grow_every == 0 and run.pyramid.n_levels < cfg.n_levels:
+            snapshots.append(run.snapshot())
+            run.pyramid.grow(gen)
+            opt = torch.optim.Adam(run.pyramid.parameters(), lr=cfg.lr)
+        idx = torch.randint(len(real_images), (cfg.ipc * cfg.augs_per_step * n_classes,), generator=gen)
+        loss = _step(run, opt, idx) if parallel is None else _parallel_step(run, opt, idx, parallel)
+        opt.step()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", levels=run.pyramid.n_levels)
+        done = step + 1
+        if writes and (done % cfg.checkpoint_every == 0 or done == end):
+            writes = _State.save(ckpt, identity, run.pyramid, opt, gen, done, losses, snapshots)
+    seconds = (time.perf_counter() - t0) / max(1, end - start)
+    for k, v in weights_before.items():
+        if not torch.equal(features.model.state_dict()[k], v):
+            raise RuntimeError(f"backbone weight {k} changed during distillation")
+    final = snapshots + [run.snapshot()]
+    return DistillResult(
+        images=run.pyramid().detach().cpu().numpy().astype(np.float32),
+        labels=run.syn_labels.cpu().numpy().astype(np.int64),
+        losses=np.asarray(losses, dtype=np.float32),
+        snapshots=torch.stack(final).numpy().astype(np.float32),
+        seconds_per_step=seconds,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+    )
+
+
+def _check_inputs(real_images, real_labels, n_classes: int, cfg: DistillConfig, parallel, anchor) -> None:
+    """Raise ``ValueError`` naming what is wrong with :func:`distill`'s inputs."""
     if cfg.anchor > 0 and anchor is None:
         raise ValueError(f"DistillConfig.anchor={cfg.anchor} needs an EmbeddingAnchor (the class means to pull to)")
     if cfg.anchor > 0 and parallel is not None:
@@ -287,90 +334,75 @@ def distill(
     missing = set(range(n_classes)) - set(real_labels.tolist())
     if missing:
         raise ValueError(f"classes {sorted(missing)} have no real images")
-    n_syn = n_classes * cfg.ipc
     n_real = cfg.ipc * cfg.augs_per_step * n_classes  # also the number of augmented synthetic images
-    rank = 0 if parallel is None else parallel.rank
     if parallel is not None and not 1 <= parallel.world_size <= n_real:
         raise ValueError(f"world_size must be in [1, {n_real}] (images per step), got {parallel.world_size}")
-    device = features.mean.device
-    gen = torch.Generator().manual_seed(cfg.seed)
-    syn_labels = torch.arange(n_classes).repeat_interleave(cfg.ipc).to(device)
-    pyramid = PyramidImages(n_syn, cfg.syn_res, cfg.decorrelate, gen).to(device)
-    weights_before = {k: v.clone() for k, v in features.model.state_dict().items()}
-    ckpt = Path(work_dir) / "checkpoint.pt" if work_dir else None
-    identity = json.dumps({**config_key(cfg), "n_classes": n_classes}, sort_keys=True)
-    losses: list[float] = []
-    snapshots: list[torch.Tensor] = []
-    start = 0
-    state = _State.load(ckpt, identity, discard=rank == 0) if ckpt is not None and ckpt.exists() else None
-    if state is not None:
-        while pyramid.n_levels < len(state["levels"]):
-            pyramid.grow(torch.Generator())  # shape only; values are overwritten below
+
+
+@dataclass
+class _Run:
+    """What every LGM step reads: the images being learnt, the frozen backbone, the real pool and the generator
+    all randomness is drawn from (in the same order on every rank and after a resume)."""
+
+    pyramid: PyramidImages
+    features: FrozenFeatures
+    real_images: torch.Tensor  # (M, 3, syn_res, syn_res) in [0, 1]
+    real_labels: torch.Tensor  # (M,)
+    syn_labels: torch.Tensor  # (C * ipc,) on the device
+    n_classes: int
+    cfg: DistillConfig
+    gen: torch.Generator
+    anchor: EmbeddingAnchor | None
+
+    def snapshot(self) -> torch.Tensor:
+        """The images now, at ``snapshot_res`` px, on the CPU."""
         with torch.no_grad():
-            for p, saved in zip(pyramid.levels, state["levels"], strict=True):
-                p.copy_(saved)
-        gen.set_state(state["rng"])
-        start, losses, snapshots = state["step"], state["losses"].tolist(), list(state["snapshots"])
-    opt = torch.optim.Adam(pyramid.parameters(), lr=cfg.lr)
-    if state is not None and start:
+            return F.interpolate(self.pyramid(), size=self.cfg.snapshot_res, mode="bilinear", antialias=True).cpu()
+
+    def head(self, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's random linear head (W, b): W (C, width) ~ N(0, head_std^2), b = 0."""
+        W = self.cfg.head_std * torch.randn(self.n_classes, width, generator=self.gen).to(device)
+        return W, torch.zeros(self.n_classes, device=device)
+
+
+def _restore(run: _Run, ckpt: Path | None, identity: str, discard: bool):
+    """Resume ``run`` from ``ckpt`` when it holds this run's state: ``(start step, losses, snapshots, optimizer)``
+    (step 0, empty lists and a fresh Adam otherwise)."""
+    state = _State.load(ckpt, identity, discard=discard) if ckpt is not None and ckpt.exists() else None
+    if state is None:
+        return 0, [], [], torch.optim.Adam(run.pyramid.parameters(), lr=run.cfg.lr)
+    while run.pyramid.n_levels < len(state["levels"]):
+        run.pyramid.grow(torch.Generator())  # shape only; values are overwritten below
+    with torch.no_grad():
+        for p, saved in zip(run.pyramid.levels, state["levels"], strict=True):
+            p.copy_(saved)
+    run.gen.set_state(state["rng"])
+    opt = torch.optim.Adam(run.pyramid.parameters(), lr=run.cfg.lr)
+    if state["step"]:
         opt.load_state_dict(state["opt"])
-    if parallel is not None:
-        _check_same_start(parallel, start, device)
-    writes = ckpt is not None and rank == 0
+    return state["step"], state["losses"].tolist(), list(state["snapshots"]), opt
 
-    def snapshot():
-        with torch.no_grad():
-            return F.interpolate(pyramid(), size=cfg.snapshot_res, mode="bilinear", antialias=True).cpu()
 
-    end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
-    bar = tqdm(range(start, end), desc="LGM", disable=not progress or rank != 0, initial=start, total=cfg.steps)
-    t0 = time.perf_counter()
-    for step in bar:
-        if step > 0 and step % cfg.grow_every == 0 and pyramid.n_levels < cfg.n_levels:
-            snapshots.append(snapshot())
-            pyramid.grow(gen)
-            opt = torch.optim.Adam(pyramid.parameters(), lr=cfg.lr)
-        idx = torch.randint(len(real_images), (n_real,), generator=gen)
-        if parallel is None:
-            with torch.no_grad():
-                x_real = augment(real_images[idx].to(device), cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
-                z_real = features(x_real)
-                W = cfg.head_std * torch.randn(n_classes, z_real.shape[1], generator=gen).to(device)
-                b = torch.zeros(n_classes, device=device)
-                g_real = head_gradient(z_real, real_labels[idx].to(device), W, b)
-            syn = pyramid().repeat(cfg.augs_per_step, 1, 1, 1)
-            x_syn = augment(syn, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
-            g_syn = head_gradient(features(x_syn), syn_labels.repeat(cfg.augs_per_step), W, b)
-            loss = matching_loss(g_real, g_syn)
-            total = loss
-            if cfg.anchor > 0:
-                z_view = features(center_view(syn[: len(syn_labels)], anchor.crop))
-                total = loss + cfg.anchor * anchor.loss(z_view, syn_labels)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-        else:
-            loss = _parallel_gradients(
-                parallel, pyramid, opt, features, real_images, real_labels, idx, syn_labels, n_classes, cfg, gen
-            )
-        opt.step()
-        losses.append(float(loss.detach()))
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", levels=pyramid.n_levels)
-        done = step + 1
-        if writes and (done % cfg.checkpoint_every == 0 or done == end):
-            writes = _State.save(ckpt, identity, pyramid, opt, gen, done, losses, snapshots)
-    seconds = (time.perf_counter() - t0) / max(1, end - start)
-    for k, v in weights_before.items():
-        if not torch.equal(features.model.state_dict()[k], v):
-            raise RuntimeError(f"backbone weight {k} changed during distillation")
-    final = snapshots + [snapshot()]
-    return DistillResult(
-        images=pyramid().detach().cpu().numpy().astype(np.float32),
-        labels=syn_labels.cpu().numpy().astype(np.int64),
-        losses=np.asarray(losses, dtype=np.float32),
-        snapshots=torch.stack(final).numpy().astype(np.float32),
-        seconds_per_step=seconds,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
-    )
+def _step(run: _Run, opt, idx: torch.Tensor) -> torch.Tensor:
+    """One single-process LGM step up to the optimizer: fills the pyramid's gradients, returns the matching loss."""
+    cfg, features = run.cfg, run.features
+    device = features.mean.device
+    with torch.no_grad():
+        x_real = augment(run.real_images[idx].to(device), cfg.crop_res, run.gen, cfg.noise_mean, cfg.noise_std)
+        z_real = features(x_real)
+        W, b = run.head(z_real.shape[1], device)
+        g_real = head_gradient(z_real, run.real_labels[idx].to(device), W, b)
+    syn = run.pyramid().repeat(cfg.augs_per_step, 1, 1, 1)
+    x_syn = augment(syn, cfg.crop_res, run.gen, cfg.noise_mean, cfg.noise_std)
+    g_syn = head_gradient(features(x_syn), run.syn_labels.repeat(cfg.augs_per_step), W, b)
+    loss = matching_loss(g_real, g_syn)
+    total = loss
+    if cfg.anchor > 0:
+        z_view = features(center_view(syn[: len(run.syn_labels)], run.anchor.crop))
+        total = loss + cfg.anchor * run.anchor.loss(z_view, run.syn_labels)
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    return loss
 
 
 def _check_same_start(parallel, start: int, device: torch.device) -> None:
@@ -386,28 +418,27 @@ def _check_same_start(parallel, start: int, device: torch.device) -> None:
         )
 
 
-def _parallel_gradients(
-    parallel, pyramid, opt, features, real_images, real_labels, idx, syn_labels, n_classes, cfg, gen
-):
+def _parallel_step(run: _Run, opt, idx: torch.Tensor, parallel) -> torch.Tensor:
     """One data-parallel LGM step up to the optimizer: fills the pyramid's gradients (identical on
-    every rank) and returns the loss. Consumes ``gen`` exactly as the single-process step does."""
+    every rank) and returns the loss. Consumes ``run.gen`` exactly as the single-process step does."""
+    cfg, features, syn_labels = run.cfg, run.features, run.syn_labels
     device, K = features.mean.device, cfg.augs_per_step
     n_real = len(idx)
     lo, hi = shard_bounds(n_real, parallel.rank, parallel.world_size)
     with torch.no_grad():
-        draw_real = draw_augment(n_real, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
+        draw_real = draw_augment(n_real, cfg.crop_res, run.gen, cfg.noise_mean, cfg.noise_std)
         mine = idx[lo:hi]
-        z_real = features(apply_augment(real_images[mine].to(device), draw_real[lo:hi]))
-        W = cfg.head_std * torch.randn(n_classes, z_real.shape[1], generator=gen).to(device)
-        b = torch.zeros(n_classes, device=device)
-        g_real = head_gradient_sum(z_real, real_labels[mine].to(device), W, b)
+        z_real = features(apply_augment(run.real_images[mine].to(device), draw_real[lo:hi]))
+        W, b = run.head(z_real.shape[1], device)
+        g_real = head_gradient(z_real, run.real_labels[mine].to(device), W, b, reduction="sum")
         parallel.all_reduce_sum_(g_real)
         g_real = g_real / n_real
     n_aug = K * len(syn_labels)
-    draw_syn = draw_augment(n_aug, cfg.crop_res, gen, cfg.noise_mean, cfg.noise_std)
+    draw_syn = draw_augment(n_aug, cfg.crop_res, run.gen, cfg.noise_mean, cfg.noise_std)
     lo, hi = shard_bounds(n_aug, parallel.rank, parallel.world_size)
-    syn = pyramid().repeat(K, 1, 1, 1)[lo:hi]
-    s_mine = head_gradient_sum(features(apply_augment(syn, draw_syn[lo:hi])), syn_labels.repeat(K)[lo:hi], W, b)
+    syn = run.pyramid().repeat(K, 1, 1, 1)[lo:hi]
+    z_syn = features(apply_augment(syn, draw_syn[lo:hi]))
+    s_mine = head_gradient(z_syn, syn_labels.repeat(K)[lo:hi], W, b, reduction="sum")
     s_all = s_mine.detach().clone()
     parallel.all_reduce_sum_(s_all)
     s_all.requires_grad_(True)
@@ -415,7 +446,7 @@ def _parallel_gradients(
     (grad_s,) = torch.autograd.grad(loss, s_all)  # the same on every rank
     opt.zero_grad(set_to_none=True)
     s_mine.backward(grad_s)  # this rank's share of d loss / d pixels
-    params = list(pyramid.parameters())
+    params = list(run.pyramid.parameters())
     flat = torch.cat([p.grad.flatten() for p in params])
     parallel.all_reduce_sum_(flat)
     for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):

@@ -10,7 +10,7 @@ optional anchor term ``anchor * ||z - mu_c||^2 / s^2`` keeps each image's embedd
 (``s``: the pool's mean distance to its class mean). Only ``delta`` is learnt; backbone, PCA and TabICL are
 frozen. A run checkpoints to ``work_dir`` every ``checkpoint_every`` steps and resumes from there. Usage::
 
-    result = distill_tabicl_pixels(start, y_start, features, crop, pca, net, Z_pool, y_pool, config, work_dir)
+    result = distill_tabicl_pixels(start, y_start, data=data, pca=pca, net=net, config=config, work_dir=work_dir)
     result.images          # (C * ipc, 3, side, side) float32 in [0, 1]
 """
 
@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from ..core.cache import save_torch_atomic
 from ..core.device import require_at_least_one
 from ..data.images import center_view
+from ..embedding.image_pool import ImageData
 from .pixel_lgm import EmbeddingAnchor
 
 
@@ -73,18 +74,18 @@ def _project(z: torch.Tensor, pca) -> torch.Tensor:
 def distill_tabicl_pixels(
     start: torch.Tensor,
     labels: np.ndarray,
-    features: torch.nn.Module,
-    crop: int,
+    *,
+    data: ImageData,
     pca,
     net,
-    Z_pool: np.ndarray,
-    y_pool: np.ndarray,
     config: TabICLPixelConfig,
     work_dir: str | Path,
     progress: bool = True,
 ) -> TabICLPixelResult:
     """Optimise images ``start`` (n, 3, side, side) in [0, 1] with ``labels`` (n,) so that TabICL (``net``) reading
-    their PCA rows as the context classifies the real pool rows ``Z_pool`` (M, F raw embeddings) well."""
+    their PCA rows as the context classifies the real pool rows well: ``data`` gives the frozen backbone
+    (``features``, seen at ``crop`` px) and the pool's raw embeddings ``Z_pool`` (M, F) with labels ``y_pool``."""
+    features, crop, Z_pool, y_pool = data.features, data.crop, data.Z_pool, data.y_pool
     cfg, work = config, Path(work_dir)
     y_ctx = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     rows_pool = _project(torch.as_tensor(np.asarray(Z_pool), dtype=torch.float32), pca).detach()
@@ -150,8 +151,8 @@ def tabicl_pixel_images(run, data, pca, config: TabICLPixelConfig, progress: boo
     idx = centroid(data.Z_pool, data.y_pool, config.ipc)
     net = TorchTabICL(weights, "cpu")
     r = distill_tabicl_pixels(
-        data.pool[idx], data.y_pool[idx], data.features, data.crop, pca, net, data.Z_pool, data.y_pool, config,
-        path.with_suffix(".work"), progress,
+        data.pool[idx], data.y_pool[idx], data=data, pca=pca, net=net, config=config,
+        work_dir=path.with_suffix(".work"), progress=progress,
     )  # fmt: skip
     out = {"images": r.images, "labels": r.labels, "losses": r.losses, "seconds_per_step": np.array(r.seconds_per_step)}
     if save_arrays(path, key, **out):

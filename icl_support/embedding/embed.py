@@ -57,6 +57,7 @@ def embed_images(
     indices: np.ndarray,
     backbone: Backbone,
     cache_dir: str | Path,
+    *,
     batch_size: int = 64,
     chunk_size: int = 2048,
     num_workers: int = 0,
@@ -70,7 +71,17 @@ def embed_images(
     indices = check_indices(indices, len(ds), f"{ds.name}/{ds.split}")
     key = embedding_key(ds, indices, backbone)
     path = embedding_path(Path(cache_dir), ds, backbone, key)
-    return embed_to_cache(ds, indices, backbone, path, key, batch_size, chunk_size, num_workers, progress)
+    return embed_to_cache(
+        ds,
+        indices,
+        backbone,
+        path,
+        key,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        num_workers=num_workers,
+        progress=progress,
+    )
 
 
 def check_indices(indices, n_items: int, name: str) -> np.ndarray:
@@ -91,6 +102,7 @@ def embed_to_cache(
     backbone: Backbone,
     path: Path,
     key: dict,
+    *,
     batch_size: int = 64,
     chunk_size: int = 2048,
     num_workers: int = 0,
@@ -102,7 +114,7 @@ def embed_to_cache(
     starting at the chunk's first image; a finished chunk is saved next to ``path`` as
     ``<stem>.partNNNNN.npz`` (so an interrupted run resumes) and the parts are removed once
     ``path`` is written. Returns ``(len(indices), F)`` float32. Used by :func:`embed_images` and,
-    for one rank's shard, by :mod:`icl_support.book.distributed`.
+    for one rank's shard, by :mod:`icl_support.parallel.sharded_embedding`.
     """
     indices = np.asarray(indices, dtype=np.int64)
     path = Path(path)

@@ -23,7 +23,7 @@ from .frozen import FrozenFeatures, embed_tensors
 from .tables import load_splits
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImageData:
     """Real pool and test images (N, 3, side, side) in [0, 1], their centre-view embeddings (N, F)."""
 
@@ -65,13 +65,13 @@ def prepare_images(s: Settings, progress: bool = True) -> ImageData:
         }
         save_arrays(path, key, **hit)
     return ImageData(
-        features,
-        train.classes,
-        pool,
-        train.targets[idx_pool],
-        hit["pool"],
-        hit["test"],
-        test.targets[idx_test],
-        key,
-        crop,
+        features=features,
+        classes=train.classes,
+        pool=pool,
+        y_pool=train.targets[idx_pool],
+        Z_pool=hit["pool"],
+        Z_test=hit["test"],
+        y_test=test.targets[idx_test],
+        key=key,
+        crop=crop,
     )
