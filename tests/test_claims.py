@@ -4,7 +4,7 @@ verdicts are gated by the learner's adequacy, and missing records say so."""
 import json
 from pathlib import Path
 
-from icl_support.chapters import claims
+from icl_support.chapters import claims_evidence
 from icl_support.chapters.claims import RECORDS, claims_table, compact_table, gpu_commands, load_records
 from icl_support.evaluation.verdicts import VERDICTS
 
@@ -111,7 +111,7 @@ def _class_count_record(lgm_by_count: dict[int, tuple[float, float]], tabicl_ade
 
 
 def test_class_count_claim_follows_its_rule():
-    from icl_support.chapters.claims import class_count_benefit
+    from icl_support.evaluation.records import class_count_benefit
 
     def verdict(lgm_by_count):
         table, values = claims_table({"class_count": _class_count_record(lgm_by_count)})
@@ -129,7 +129,7 @@ def test_class_count_claim_follows_its_rule():
 def test_images_goal_follows_its_rule_for_every_synthetic_kind():
     """Any synthetic image kind (anchored LGM included) that beats centroid and random under TabICL and the
     nearest class mean is named, and meets the goal only within 2 points of the class-mean rows under both."""
-    from icl_support.chapters.claims import images_table
+    from icl_support.chapters.claims_evidence import images_table
 
     def entry(tabicl, ncm):
         return {"1": {"tabicl": {"mean": tabicl, "std": 0.0}, "nearest_mean": {"mean": ncm, "std": 0.0, "n": 1}}}
@@ -160,7 +160,7 @@ def test_class_count_tabicl_judges_only_when_adequate():
 
 
 def test_confounds_table_names_each_difference_and_where_it_was_measured():
-    from icl_support.chapters.claims import confounds_table
+    from icl_support.chapters.claims_evidence import confounds_table
 
     table = confounds_table(load_records("results"))
     assert {"confound", "measured in", "effect"} == set(table.columns)
@@ -204,6 +204,8 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     ordering = row(table, "synthetic > centroid")
     assert ordering["verdict"] == "holds here" and cvalues["claim_k1_side"] == 224
     assert cvalues["claim_k1_twin_verdict"] == "fails here" and "at 64 px" in ordering["this build"]
-    confounds = claims.confounds_table({"side_64": sides["64"], "side_224": sides["224"]}, results_dir="/nonexistent")
+    confounds = claims_evidence.confounds_table(
+        {"side_64": sides["64"], "side_224": sides["224"]}, results_dir="/nonexistent"
+    )
     side_row = confounds[confounds["measured in"].str.contains("side-224")].iloc[0]
     assert "nearest class mean -0.100 at 64 px, +0.100 at 224 px" in side_row["effect"]

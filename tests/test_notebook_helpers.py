@@ -27,7 +27,7 @@ def test_recipes_table_and_curves_read_every_recorded_recipe(tmp_path):
     of runs that scored them; a missing provenance file is skipped."""
     import matplotlib.pyplot as plt
 
-    from icl_support.chapters.tabicl_mini import recipes_curves_figure, recipes_table
+    from icl_support.chapters.tabicl_mini_recipes import recipes_curves_figure, recipes_table
 
     def record(name, evals):
         path = tmp_path / f"{name}.json"
@@ -53,7 +53,7 @@ def test_recipes_table_and_curves_read_every_recorded_recipe(tmp_path):
 
 
 def test_own_cpu_hours_subtracts_a_warm_start_parent():
-    from icl_support.chapters.tabicl_mini import own_cpu_hours
+    from icl_support.chapters.tabicl_mini_recipes import own_cpu_hours
 
     curve = [{"step": 50, "cpu_s": 1800.0}, {"step": 100, "cpu_s": 3600.0}, {"step": 150, "cpu_s": 7200.0}]
     child = {"cpu_hours": 3.0, "pretrain_config": {"parent": {"stages": [{"steps": 100}]}}, "loss_curve": curve}
@@ -65,7 +65,7 @@ def test_own_cpu_hours_subtracts_a_warm_start_parent():
 def test_shipped_comparison_and_trade_values_follow_the_recorded_benchmarks():
     import copy
 
-    from icl_support.chapters.tabicl_mini import shipped_comparison_table, trade_values
+    from icl_support.chapters.tabicl_mini_recipes import shipped_comparison_table, trade_values
 
     w64 = json.loads(open("results/bench-tabicl-mini-w64.json").read())
     fs = json.loads(open("results/bench-tabicl-mini-w64-fs.json").read())

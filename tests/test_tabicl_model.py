@@ -42,7 +42,7 @@ def test_classifier_runs_and_fit_once_matches_default(random_weights):
 
 def test_every_shipped_mini_resolves_named_and_labelled(tmp_path):
     from icl_support.book.notebook import weights_note
-    from icl_support.chapters.claims import weights_name
+    from icl_support.evaluation.records import weights_name
     from icl_support.evaluation.tabicl_model import SHIPPED_MINI
 
     first, best = resolve_weights("mini-v1", tmp_path), resolve_weights("mini-w64", tmp_path)

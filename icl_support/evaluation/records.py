@@ -1,0 +1,109 @@
+"""Recorded results (the JSON files of ``results/``) read back: one file, a set of files, the weights a record was
+made with, and the arithmetic several pages share (one-per-class results, the synthetic images' benefit).
+
+Usage::
+
+    rec = read_record("results", "cifar10-k1-images.json")     # None when absent
+    k1 = k1_results(rec)                                        # {strategy: {evaluator: {"mean", "std", "n"}}}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .tabicl_model import recorded_name
+
+
+def read_json(path: str | Path) -> dict | None:
+    """The JSON file at ``path``, or ``None`` when there is no such file."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_record(results_dir: str | Path, name: str) -> dict | None:
+    """The recorded JSON ``results_dir/name``, or ``None`` when there is no such file."""
+    return read_json(Path(results_dir) / name)
+
+
+def read_records(files: dict[str, str], results_dir: str | Path = "results", newer: dict | None = None) -> dict:
+    """``{name: recorded JSON}`` for ``files`` (``{name: file}``), taking ``newer[name]`` instead where that file
+    exists (the same run made again, e.g. with the shipped TabICL-mini); missing files are left out."""
+    out = {}
+    for name, file in files.items():
+        rec = read_record(results_dir, (newer or {}).get(name, file)) or read_record(results_dir, file)
+        if rec is not None:
+            out[name] = rec
+    return out
+
+
+def read_runs(paths) -> list[dict] | None:
+    """The recorded JSONs at ``paths`` (one path or several: the same run made with other TabICL weights); ``None``
+    when the first is missing, later ones that are missing left out."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    recs = [read_json(p) for p in paths]
+    return None if recs[0] is None else [r for r in recs if r is not None]
+
+
+def k1_results(rec: dict) -> dict:
+    """``{strategy: {evaluator: stats}}`` at one image (or row) per class of a sweep record."""
+    return {name: entry["1"] for name, entry in rec["results"].items() if "1" in entry}
+
+
+ORDER_EVALUATORS = ("tabicl", "nearest_mean", "logreg")  # the evaluators the ordering claim is read under
+PEER_LABELS = {"nearest_mean": "nearest class mean", "logreg": "logistic regression"}
+
+
+def weights_name(rec: dict) -> str:
+    """What to call TabICL in a recorded run, from the weights its provenance names (random ones say so)."""
+    return recorded_name(rec["provenance"])
+
+
+def evaluator_labels(rec: dict) -> dict[str, str]:
+    """``{evaluator: label}`` for :data:`ORDER_EVALUATORS`, TabICL named by the run's weights."""
+    return {"tabicl": weights_name(rec), **PEER_LABELS}
+
+
+def benefit_over_real(synthetic: float, *real: float) -> float:
+    """The synthetic context's accuracy minus the best real-image context's (random, centroid): the benefit every
+    claim about synthetic images is measured by."""
+    return synthetic - max(real)
+
+
+SYNTHETIC_KINDS = {"pixel_lgm": "pixel LGM", "pixel_lgm_anchored": "anchored LGM"}  # the class-count run's
+CLASS_COUNT_EVALUATORS = ("tabicl", "nearest_mean")
+
+
+def class_count_benefit(rec: dict) -> pd.DataFrame:
+    """The class-count run (``scripts/cifar10_class_count.py``) as one row per (classes, synthetic kind,
+    evaluator): the benefit (the synthetic kind's accuracy minus the best real-image context's, random or
+    centroid), the mean over the subsets of that many classes, with the accuracies it came from."""
+    rows = []
+    for label, entry in rec["results"].items():
+        res = {n: v["1"] for n, v in entry["results"].items()}
+        for kind in SYNTHETIC_KINDS:
+            if kind not in res:
+                continue
+            for ev in CLASS_COUNT_EVALUATORS:
+                syn, reals = res[kind][ev]["mean"], (res["random"][ev]["mean"], res["nearest_centroid"][ev]["mean"])
+                rows.append({"classes": len(entry["classes"]), "subset": label, "kind": kind, "evaluator": ev,
+                             "synthetic": syn, "best real image": max(reals),
+                             "class mean": res["class_mean"][ev]["mean"],
+                             "benefit": benefit_over_real(syn, *reals)})  # fmt: skip
+    df = pd.DataFrame(rows)
+    return df.groupby(["kind", "evaluator", "classes"], sort=True)[
+        ["synthetic", "best real image", "class mean", "benefit"]
+    ].mean()
+
+
+# the benchmark records' evaluators (benchmarks/tabicl_mini.py), as chapter 0 labels them
+BENCH_LABELS = {
+    "tabicl": "TabICL-mini",
+    "logreg": "logistic regression",
+    "knn": "5-NN",
+    "nearest_mean": "nearest class mean",
+    "chance": "majority class",
+}
+STANDARDISED_NCM = "nearest class mean, context-standardised rows"
