@@ -100,3 +100,34 @@ def test_chapter_defaults_only_where_declared():
     assert resolve_settings("paper").dataset == "cifar10"
     assert resolve_settings("demo", chapter="lgm").dataset == "digits"
     assert resolve_settings("paper", chapter="lgm", dataset="cifar10").dataset == "cifar10"
+
+
+def test_each_knob_has_one_default():
+    """A method's config dataclass owns its defaults (the reference's); the run settings default to the same
+    values, and a profile holds only what differs from them."""
+    from dataclasses import fields
+
+    from icl_support.contexts.pixel_lgm import DistillConfig
+    from icl_support.contexts.row_lgm import RowDistillConfig
+    from icl_support.contexts.tabicl_lgm import TabICLDistillConfig
+    from icl_support.contexts.tabicl_pixels import TabICLPixelConfig
+    from icl_support.core.config import CORRUPTION_NAMES, PROFILES, Settings
+    from icl_support.data.corruptions import CORRUPTIONS
+
+    settings = {f.name: f.default for f in fields(Settings)}
+    knobs = {
+        DistillConfig: {"steps": "distill_steps", "augs_per_step": "distill_augs", "lr": "distill_lr",
+                        "noise_mean": "noise_mean", "syn_res": "distill_res", "crop_res": "lgm_image_size",
+                        "ipc": "ipc"},
+        RowDistillConfig: {"steps": "row_distill_steps", "lr": "row_distill_lr"},
+        TabICLDistillConfig: {"steps": "tabicl_distill_steps"},
+        TabICLPixelConfig: {"steps": "tabicl_distill_steps"},
+    }  # fmt: skip
+    for config, names in knobs.items():
+        defaults = {f.name: f.default for f in fields(config)}
+        for field, setting in names.items():
+            assert defaults[field] == settings[setting], f"{config.__name__}.{field} vs Settings.{setting}"
+    for name, profile in PROFILES.items():
+        same = sorted(k for k, v in profile.items() if k in settings and v == settings[k])
+        assert not same, f"profile {name} repeats Settings defaults: {same}"
+    assert tuple(CORRUPTIONS) == CORRUPTION_NAMES == settings["corruptions"]

@@ -18,8 +18,8 @@ from .row_lgm import RowDistillConfig
 from .tabicl_lgm import TabICLDistillConfig
 from .tabicl_pixels import TabICLPixelConfig
 
-REFERENCE_STEPS = 5000  # LGM's reference schedule: 5,000 steps ...
-REFERENCE_GROW_EVERY = 200  # ... with a pyramid level added every 200 steps
+REFERENCE_STEPS = DistillConfig.steps  # LGM's reference schedule: 5,000 steps ...
+REFERENCE_GROW_EVERY = DistillConfig.grow_every  # ... with a pyramid level added every 200 steps
 REFERENCE_SEED = DistillConfig.seed  # the reference code's seed; a run's seed offsets it
 
 

@@ -32,7 +32,7 @@ class RowDistillConfig:
     """Hyper-parameters of embedding-space LGM. ``lr`` is in units of the pool's per-feature std."""
 
     ipc: int = 1  # synthetic rows per class
-    steps: int = 1000
+    steps: int = 500
     lr: float = 0.01  # Adam, constant; scaled by the pool's mean per-feature std
     real_per_class: int = 80  # real rows per class per step (pixel LGM: ipc * K)
     head_std: float = 0.01
