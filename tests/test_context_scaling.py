@@ -28,4 +28,4 @@ def test_sweep_shares_contexts_and_skips_large_tabicl(blob_table, random_weights
 
 def test_unknown_evaluator(blob_table):
     with pytest.raises(ValueError, match="unknown evaluator"):
-        run_context_scaling(blob_table, (1.0,), [0], None, evaluators=("svm",), progress=False)
+        run_context_scaling(blob_table, (1.0,), [0], tabicl=None, evaluators=("svm",), progress=False)

@@ -22,7 +22,9 @@ def setup():
     Z_test, y_test = blobs(12, 3, 8, seed=0)
     Z_test = Z_test + np.random.default_rng(1).normal(size=Z_test.shape).astype(np.float32)  # fresh noise
     idx = random_per_class(y_pool, 2, seed=0)
-    proj = decision_plane(Z_pool, Z_pool[idx], y_pool[idx], Z_test, make_peer("nearest_mean"), y_test, CFG)
+    proj = decision_plane(
+        Z_pool, Z_pool[idx], y_pool[idx], Z_test, make_peer("nearest_mean"), y_test=y_test, config=CFG
+    )
     return Z_pool, y_pool, Z_test, y_test, idx, proj
 
 

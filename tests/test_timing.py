@@ -25,7 +25,7 @@ def test_stage_times_add_up(blob_table, random_weights):
 
 def test_context_larger_than_pool_is_refused(blob_table, random_weights):
     with pytest.raises(ValueError, match="exceeds the train pool"):
-        time_vs_context(blob_table, [10_000], 5, lambda: make_tabicl(random_weights), progress=False)
+        time_vs_context(blob_table, [10_000], n_test=5, tabicl=lambda: make_tabicl(random_weights), progress=False)
 
 
 def test_kv_cache_comparison(blob_table, random_weights):

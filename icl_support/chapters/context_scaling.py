@@ -39,6 +39,7 @@ def run_context_scaling(
     table: EmbeddingTable,
     fractions: Iterable[float],
     seeds: Iterable[int],
+    *,
     tabicl: Callable[[int], object] | None,
     tabicl_max_context: int = 2000,
     evaluators: Iterable[str] = SCALING_EVALUATORS,

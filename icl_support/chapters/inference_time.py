@@ -3,7 +3,7 @@
 The timings come from :func:`icl_support.evaluation.timing.time_vs_context` on the full-size architecture
 (what a user pays); this module fits them and draws the chapter's figures. Usage::
 
-    timings = time_vs_context(table, sizes, n_test, run.timing_tabicl, repeats, seed=0, device=run.device)
+    timings = time_vs_context(table, sizes, n_test=n, tabicl=run.timing_tabicl, repeats=2, seed=0, device=run.device)
     fits = fit_timings(timings)
     fig = time_figure(timings, fits, run.device.type, run.timing_weights)
 """

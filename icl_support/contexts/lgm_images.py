@@ -21,6 +21,7 @@ from .pixel_lgm import EmbeddingAnchor, config_key, distill
 def distilled_images(
     s: Settings,
     data: ImageData,
+    *,
     progress: bool = True,
     parallel=None,
     ipc: int | None = None,

@@ -287,7 +287,7 @@ def _lgm_images(inputs: BuildInputs, k: int, anchor: float = 0.0, seed: int | No
     s = inputs.run.settings
     if k not in s.lgm_ipcs and k != s.ipc:
         raise StrategySkipped(f"pixel LGM runs only at ipc = {s.ipc} and at ipc in lgm_ipcs={list(s.lgm_ipcs)}")
-    return distilled_images(s, inputs.data, inputs.progress, ipc=k, anchor=anchor, seed=seed)
+    return distilled_images(s, inputs.data, progress=inputs.progress, ipc=k, anchor=anchor, seed=seed)
 
 
 def _pixel_lgm(anchored: bool):

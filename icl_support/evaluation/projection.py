@@ -81,6 +81,7 @@ def decision_plane(
     y_context: np.ndarray,
     Z_test: np.ndarray,
     classifier,
+    *,
     y_test: np.ndarray | None = None,
     config: ProjectionConfig = ProjectionConfig(),
 ) -> Projection:

@@ -122,6 +122,7 @@ def measure_tabicl(make: Callable[[], object], X_ctx, y_ctx, X_test, repeats: in
 def time_vs_context(
     table: EmbeddingTable,
     sizes: Iterable[int],
+    *,
     n_test: int,
     tabicl: Callable[[], object],
     repeats: int = 1,

@@ -77,7 +77,7 @@ def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
     seed = batch_seed(cfg.seed, step, "tables")
     if shape.prior not in ("gmm", "gmm_dense"):
         batch = tabicl_prior_tables(
-            shape.prior, shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes[1], seed
+            shape.prior, shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes[1], seed=seed
         )
     else:
         batch = gaussian_mixture_tables(

@@ -88,6 +88,7 @@ from .state import (  # noqa: F401  (re-exported: the run on disk)
 def pretrain(
     run_dir: str | Path,
     cfg: PretrainConfig = DEFAULT_CONFIG,
+    *,
     max_steps: int | None = None,
     max_minutes: float | None = None,
     save_every: int = 100,
@@ -111,78 +112,117 @@ def pretrain(
     trains (``"cuda"`` on a GPU); batches are drawn on the CPU either way, so the batches do not change.
     ``snapshot_every``: also keep the model alone every N steps as ``<run_dir>/snapshots/step-<N>.pt`` (a TabICL
     checkpoint, for scoring the run after the fact: :func:`snapshot_checkpoints`).
-    Returns
-    ``{"step", "loss", "wall_s", "cpu_s", "log"}``.
+    Returns ``{"step", "loss", "wall_s", "cpu_s", "log"}``.
     """
     from tqdm.auto import tqdm
 
-    run_dir = Path(run_dir)
-    model = build_model(cfg).to(resolve_device(device))
-    optimizer = make_optimizer(model, cfg)
-    step, clock, log, window = 0, {"wall_s": 0.0, "cpu_s": 0.0}, [], []
-    torch.manual_seed(cfg.seed)  # nothing should draw from the global RNGs; if something does, it is seeded
-    np.random.seed(cfg.seed)
-    random.seed(cfg.seed)
-    state = load_state(run_dir, cfg)
-    if state is None and cfg.parent is not None:
-        state = _parent_state(cfg, init_from)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        _set_rng_state(state["rng"])
-        step, clock, log = int(state["step"]), dict(state["clock"]), json.loads(state["log"])
-        window = json.loads(state.get("window", "[]"))
+    run = _Training.start(Path(run_dir), cfg, device, init_from)
     end = min(cfg.total_steps, max_steps if max_steps is not None else cfg.total_steps)
     deadline = time.monotonic() + 60 * max_minutes if max_minutes else math.inf
-    model.train()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    base_wall, base_cpu = clock["wall_s"], clock["cpu_s"]
-
-    def tick() -> None:
-        clock["wall_s"] = base_wall + time.perf_counter() - wall0
-        clock["cpu_s"] = base_cpu + time.process_time() - cpu0
-
-    bar = tqdm(total=end, initial=step, desc="pretrain", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=end, initial=run.step, desc="pretrain", disable=not progress, dynamic_ncols=True)
     draw = BatchSource(cfg, prefetch, end)
-    while step < end and time.monotonic() < deadline:
-        lr = cfg.lr_at(step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = draw(step)
-        loss = query_loss(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at step {step} ({batch.prior} batch); state kept at last save")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        step += 1
-        window.append(loss.item())
+    while run.step < end and time.monotonic() < deadline:
+        lr = run.train_step(draw(run.step))
+        step = run.step
         bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(window):.3f}", stage=cfg.stage_at(step - 1)[1].name)
+        bar.set_postfix(loss=f"{np.mean(run.window):.3f}", stage=cfg.stage_at(step - 1)[1].name)
         if step % log_every == 0:
-            tick()
-            log.append({"step": step, "loss": float(np.mean(window)), "lr": lr, **clock})
-            window = []
+            run.log_loss(lr)
         if evaluate is not None and (step % eval_every == 0 or step == cfg.total_steps):
-            tick()
-            model.eval()
-            log.append({"step": step, "eval": evaluate(model), **clock})
-            model.train()
+            run.log_evaluation(evaluate)
         if step % save_every == 0 or step == end:
-            tick()
-            save_state(run_dir, model, optimizer, cfg, step, clock, log, window)
+            run.save()
         if snapshot_every and step % snapshot_every == 0:
-            tick()
-            save_snapshot(run_dir, model, cfg, step, clock)
+            run.tick()
+            save_snapshot(run.run_dir, run.model, cfg, step, run.clock)
     bar.close()
     draw.close()
-    tick()
-    save_state(run_dir, model, optimizer, cfg, step, clock, log, window)
-    with open(run_dir / LOG_FILE, "w") as fh:
-        fh.writelines(json.dumps(row) + "\n" for row in log)
-    last = [r["loss"] for r in log if "loss" in r]
-    return {"step": step, "loss": last[-1] if last else None, **clock, "log": log}
+    return run.finish()
+
+
+class _Training:
+    """A pretraining run in memory: model, optimiser, step, cumulative clock, log and the loss window since the last
+    log line; :meth:`start` restores it from ``<run_dir>/state.pt`` (or the parent's) and every write goes there."""
+
+    def __init__(self, run_dir: Path, cfg: PretrainConfig, model, optimizer):
+        self.run_dir, self.cfg, self.model, self.optimizer = run_dir, cfg, model, optimizer
+        self.step, self.clock, self.log, self.window = 0, {"wall_s": 0.0, "cpu_s": 0.0}, [], []
+
+    @classmethod
+    def start(cls, run_dir: Path, cfg: PretrainConfig, device: str, init_from) -> _Training:
+        run = cls(run_dir, cfg, build_model(cfg).to(resolve_device(device)), None)
+        run.optimizer = make_optimizer(run.model, cfg)
+        torch.manual_seed(cfg.seed)  # nothing should draw from the global RNGs; if something does, it is seeded
+        np.random.seed(cfg.seed)
+        random.seed(cfg.seed)
+        state = load_state(run_dir, cfg)
+        if state is None and cfg.parent is not None:
+            state = _parent_state(cfg, init_from)
+        if state is not None:
+            run.model.load_state_dict(state["model"])
+            run.optimizer.load_state_dict(state["optimizer"])
+            _set_rng_state(state["rng"])
+            run.step, run.clock, run.log = int(state["step"]), dict(state["clock"]), json.loads(state["log"])
+            run.window = json.loads(state.get("window", "[]"))
+        run.model.train()
+        run._wall0, run._cpu0 = time.perf_counter(), time.process_time()
+        run._base = dict(run.clock)
+        return run
+
+    def tick(self) -> None:
+        """Bring the cumulative wall and CPU seconds up to now."""
+        self.clock["wall_s"] = self._base["wall_s"] + time.perf_counter() - self._wall0
+        self.clock["cpu_s"] = self._base["cpu_s"] + time.process_time() - self._cpu0
+
+    def train_step(self, batch) -> float:
+        """One optimiser step on ``batch`` at the schedule's learning rate; returns that rate."""
+        lr = self.cfg.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = query_loss(self.model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss at step {self.step} ({batch.prior} batch); state kept at last save"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        self.window.append(loss.item())
+        return lr
+
+    def log_loss(self, lr: float) -> None:
+        self.tick()
+        self.log.append({"step": self.step, "loss": float(np.mean(self.window)), "lr": lr, **self.clock})
+        self.window = []
+
+    def log_evaluation(self, evaluate) -> None:
+        self.tick()
+        self.model.eval()
+        self.log.append({"step": self.step, "eval": evaluate(self.model), **self.clock})
+        self.model.train()
+
+    def save(self) -> None:
+        self.tick()
+        save_state(
+            self.run_dir,
+            self.model,
+            self.optimizer,
+            self.cfg,
+            step=self.step,
+            clock=self.clock,
+            log=self.log,
+            window=self.window,
+        )
+
+    def finish(self) -> dict:
+        """Save the state and the log file; ``{"step", "loss" (the last logged), "wall_s", "cpu_s", "log"}``."""
+        self.save()
+        with open(self.run_dir / LOG_FILE, "w") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in self.log)
+        last = [r["loss"] for r in self.log if "loss" in r]
+        return {"step": self.step, "loss": last[-1] if last else None, **self.clock, "log": self.log}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         out = pretrain(
             args.run_dir,
             cfg,
-            args.max_steps,
-            args.max_minutes,
+            max_steps=args.max_steps,
+            max_minutes=args.max_minutes,
             eval_every=args.eval_every,
             evaluate=evaluate,
             prefetch=args.prefetch,

@@ -47,7 +47,15 @@ def _set_rng_state(state: dict) -> None:
 
 
 def save_state(
-    run_dir: Path, model, optimizer, cfg: PretrainConfig, step: int, clock: dict, log: list, window: list
+    run_dir: Path,
+    model,
+    optimizer,
+    cfg: PretrainConfig,
+    *,
+    step: int,
+    clock: dict,
+    log: list,
+    window: list,
 ) -> Path:
     """Write ``<run_dir>/state.pt`` atomically (``window``: losses of the steps since the last log entry)."""
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -168,6 +168,7 @@ def gaussian_mixture_tables(
     n_features: int,
     n_classes: int | tuple[int, int],
     seed: int,
+    *,
     dense: bool = False,
     balanced: bool = False,
 ) -> TableBatch:
@@ -194,7 +195,7 @@ def gaussian_mixture_tables(
 
 
 def tabicl_prior_tables(
-    prior: str, n_tables: int, n_rows: int, n_train: int, n_features: int, max_classes: int, seed: int
+    prior: str, n_tables: int, n_rows: int, n_train: int, n_features: int, max_classes: int, *, seed: int
 ) -> TableBatch:
     """``n_tables`` tables from TabICL's own prior (``tabicl.prior.PriorDataset``), one thread, seeded.
 
