@@ -16,6 +16,9 @@ subprocess per path, minus its RSS just before the steps; on CUDA: ``max_memory_
 
     .venv/bin/python -m benchmarks.distill            # full size, writes results/bench-distill.json
     .venv/bin/python -m benchmarks.distill --quick --out /tmp/bench-distill.json
+
+Size: about 500 lines, on purpose: the reference-style LGM step the benchmark compares against is written out
+here (it must not live in the package), beside the equality checks, the timing and the memory measurement.
 """
 
 from __future__ import annotations
