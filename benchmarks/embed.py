@@ -77,12 +77,9 @@ def bare_forward(backbone, images: torch.Tensor, batch_size: int) -> np.ndarray:
     return np.concatenate([backbone.embed(images[s : s + batch_size]).numpy() for s in batches])
 
 
-def run(cfg: EmbedBenchConfig, progress: bool = True) -> dict:
-    """Measure both comparisons; returns the JSON-ready record (no provenance)."""
-    torch.manual_seed(cfg.seed)
-    ds = load_dataset(cfg.dataset, cfg.split)
-    idx = balanced_subset(ds.targets, cfg.n_images, cfg.seed)
-    backbone = create_backbone(cfg.backbone, cfg.image_size)
+def _measure(cfg: EmbedBenchConfig, ds, idx: np.ndarray, backbone, progress: bool) -> dict:
+    """Our cached path (cold), decode+transform alone and the bare forward, interleaved ``cfg.repeats`` times;
+    then cache hits and cache writes. ``{"times", "hits", "write", "same", "max_diff", "hit_equal"}``."""
     kw = dict(backbone=backbone, batch_size=cfg.batch_size, progress=False)
     images = decode_all(ds, idx[: cfg.batch_size], backbone.transform)
     bare_forward(backbone, images, cfg.batch_size)  # untimed warm-up: kernels, allocator
@@ -106,17 +103,31 @@ def run(cfg: EmbedBenchConfig, progress: bool = True) -> dict:
             desc="embed repeats",
             progress=progress,
         )
-        same = bool(np.array_equal(state["ours"], state["bare"]))
-        max_diff = float(np.abs(state["ours"] - state["bare"]).max())
         hit_dir = Path(tmp) / f"cold{state['cold']}"
         hits = repeat_calls(lambda: embed_images(ds, idx, cache_dir=hit_dir, **kw), cfg.hit_repeats)
-        hit_equal = bool(np.array_equal(embed_images(ds, idx, cache_dir=hit_dir, **kw), state["ours"]))
         key = {"kind": "bench-write"}
-        write = repeat_calls(lambda: save_arrays(Path(tmp) / "w.npz", key, features=state["ours"]), 3)
+        return {
+            "times": times,
+            "hits": hits,
+            "write": repeat_calls(lambda: save_arrays(Path(tmp) / "w.npz", key, features=state["ours"]), 3),
+            "same": bool(np.array_equal(state["ours"], state["bare"])),
+            "max_diff": float(np.abs(state["ours"] - state["bare"]).max()),
+            "hit_equal": bool(np.array_equal(embed_images(ds, idx, cache_dir=hit_dir, **kw), state["ours"])),
+        }
+
+
+def run(cfg: EmbedBenchConfig, progress: bool = True) -> dict:
+    """Measure both comparisons; returns the JSON-ready record (no provenance)."""
+    torch.manual_seed(cfg.seed)
+    ds = load_dataset(cfg.dataset, cfg.split)
+    idx = balanced_subset(ds.targets, cfg.n_images, cfg.seed)
+    backbone = create_backbone(cfg.backbone, cfg.image_size)
+    m = _measure(cfg, ds, idx, backbone, progress)
+    times, same, max_diff, hit_equal = m["times"], m["same"], m["max_diff"], m["hit_equal"]
     n = len(idx)
     s = {name: summary(v) for name, v in times.items()}
-    s["cache_hit"] = summary(hits)
-    s["cache_write"] = summary(write)
+    s["cache_hit"] = summary(m["hits"])
+    s["cache_write"] = summary(m["write"])
     ours, bare_s, dec = s["ours_cold"]["best_s"], s["bare_forward"]["best_s"], s["decode_transform"]["best_s"]
     throughput = {
         "ours_img_per_s": n / ours,

@@ -213,37 +213,10 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
         return make_tabicl(weights, cfg.n_estimators, "cpu", cfg.seed, **kw)
 
     test_idx = balanced_subset(rows.y_test, cfg.n_test, cfg.seed)
-    y_test = rows.y_test[test_idx]
-    widths, pca = {}, {}
-    for d in cfg.pca_dims:  # fitted on the whole train pool, as icl_support.embedding.tables.reduce_width does
-        if d > min(rows.X_train.shape):
-            raise ValueError(f"PCA width {d} exceeds min(rows, features)={min(rows.X_train.shape)} of the train pool")
-        fit_s, _, model = timed(lambda d=d: PCA(n_components=d, random_state=cfg.seed).fit(rows.X_train))
-        apply_s, _, _ = timed(lambda m=model: m.transform(rows.X_test[test_idx]))  # per-query cost of PCA
-        widths[d] = tuple(model.transform(X).astype(np.float32) for X in (rows.X_train, rows.X_test))
-        pca[d] = {
-            "fit_s": fit_s,
-            "transform_test_rows_s": apply_s,
-            "explained_variance": float(model.explained_variance_ratio_.sum()),
-        }
-    widths[full] = (rows.X_train, rows.X_test)
+    widths, pca = _pca_widths(cfg, rows, test_idx)
     warm = balanced_subset(rows.y_train, min(cfg.sizes), cfg.seed)  # untimed: loads weights, warms kernels
     fit_predict(make, widths[cfg.width][0][warm], rows.y_train[warm], widths[cfg.width][1][test_idx[:10]])
-
-    sweep = []
-    for i, n in enumerate(tqdm(sorted(cfg.sizes), desc=f"context rows (width {cfg.width})", disable=not progress)):
-        idx = balanced_subset(rows.y_train, n, cfg.seed)
-        Xtr, Xte = widths[cfg.width]
-        rec = both_modes(make, Xtr[idx], rows.y_train[idx], Xte[test_idx], y_test, reverse=i % 2 == 1)
-        sweep.append({"n_context": n, "width": cfg.width, "n_test": len(test_idx), **rec})
-    at_goal = {cfg.width: next(r for r in sweep if r["n_context"] == cfg.goal_n)}
-    idx = balanced_subset(rows.y_train, cfg.goal_n, cfg.seed)
-    for i, d in enumerate(tqdm([d for d in cfg.pca_dims if d != cfg.width], desc="PCA widths", disable=not progress)):
-        Xtr, Xte = widths[d]
-        at_goal[d] = both_modes(make, Xtr[idx], rows.y_train[idx], Xte[test_idx], y_test, reverse=i % 2 == 1)
-    rec, proba = fit_predict(make, rows.X_train[idx], rows.y_train[idx], rows.X_test[test_idx])  # the baseline
-    at_goal[full] = {"default": rec, "tabicl_accuracy": float((proba.argmax(1) == y_test).mean())}
-
+    sweep, at_goal = _timings(cfg, rows, widths, test_idx, make, progress)
     mini = None
     if cfg.accuracy_checkpoint:
         acc_weights = resolve_weights(cfg.accuracy_checkpoint, cache_dir, seed=0)
@@ -259,58 +232,8 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
         }
         for peer in acc
     }
-    base = at_goal[full]["default"]["total_s"]
-    speed = {
-        d: {
-            "pca_default_total": base / at_goal[d]["default"]["total_s"],
-            "pca_kv_predict": base / (at_goal[d]["kv_cache"]["predict_s"] + pca[d]["transform_test_rows_s"]),
-            "pca_kv_fit_plus_predict": base / (at_goal[d]["kv_cache"]["total_s"] + pca[d]["transform_test_rows_s"]),
-        }
-        for d in cfg.pca_dims
-    }
-    goal = {}
-    for d in cfg.pca_dims:
-        worst = max(cost[peer][d]["mean_points"] for peer in cost)  # the evaluator that loses most
-        goal[str(d)] = {
-            "speedup_per_query_fit_once": speed[d]["pca_kv_predict"],
-            "speedup_single_query": speed[d]["pca_kv_fit_plus_predict"],
-            "worst_peer_accuracy_cost_points": worst,
-            "accuracy_ok": worst < ACCURACY_GOAL_POINTS,
-            "met_per_query": speed[d]["pca_kv_predict"] >= SPEED_GOAL and worst < ACCURACY_GOAL_POINTS,
-            "met_single_query": speed[d]["pca_kv_fit_plus_predict"] >= SPEED_GOAL and worst < ACCURACY_GOAL_POINTS,
-        }
-    lines = [f"rows: {rows.description}; {len(test_idx)} test rows timed; TabICL {weights.label}"]
-    for r in sweep:
-        lines.append(
-            ratio_line(
-                f"tabicl fit-once/default at N={r['n_context']} (width {cfg.width}), predict",
-                r["predict_speedup"],
-            )
-            + f"; fit+predict {r['total_speedup']:.3g}x (default {r['default']['total_s']:.2f} s, fit-once fit "
-            f"{r['kv_cache']['fit_s']:.2f} s + predict {r['kv_cache']['predict_s']:.2f} s)"
-        )
-    lines.append(f"full width {full} at N={cfg.goal_n}: default fit+predict {base:.2f} s (the baseline)")
-    for d in cfg.pca_dims:
-        costs = ", ".join(f"{p} {cost[p][d]['mean_points']:+.2f}" for p in cost)
-        lines.append(
-            ratio_line(f"tabicl PCA-{d} default vs full-width default at N={cfg.goal_n}", speed[d]["pca_default_total"])
-            + f"; PCA-{d} + fit-once: per query {speed[d]['pca_kv_predict']:.3g}x, fit + one query "
-            f"{speed[d]['pca_kv_fit_plus_predict']:.3g}x; accuracy cost in points ({rows.source}): {costs}"
-        )
-    for d, g in goal.items():
-        lines.append(
-            ratio_line(
-                f"GOAL PCA-{d} + fit-once vs full-width default at N={cfg.goal_n}, per query",
-                g["speedup_per_query_fit_once"],
-            )
-            + f"; single query {g['speedup_single_query']:.3g}x; worst peer accuracy cost "
-            f"{g['worst_peer_accuracy_cost_points']:+.2f} points ({rows.source}). Goal (>= {SPEED_GOAL:g}x and "
-            f"< {ACCURACY_GOAL_POINTS} points): per query {'MET' if g['met_per_query'] else 'NOT met'}, "
-            f"single query {'MET' if g['met_single_query'] else 'NOT met'}"
-        )
-    if weights.is_random:
-        tab = ", ".join(f"width {w}: {r['tabicl_accuracy']:.3f}" for w, r in at_goal.items())
-        lines.append(f"TabICL accuracy ({weights.label}; chance level, meaningless): {tab}")
+    speed, goal = _goal(cfg, at_goal, pca, cost, full)
+    lines = _lines(cfg, rows, weights, len(test_idx), sweep, at_goal, speed, cost, goal)
     report(lines)
     return {
         "data": {"source": rows.source, "description": rows.description, "full_width": full},
@@ -334,6 +257,109 @@ def run(cfg: TabICLBenchConfig, rows: Rows, cache_dir: Path, progress: bool = Tr
         "default and fit-once paths alternate order; PCA fitted once on the whole train pool (a one-off, recorded), "
         "its transform of the test rows counted in every PCA speed-up with fit-once",
     }
+
+
+def _pca_widths(cfg: TabICLBenchConfig, rows: Rows, test_idx: np.ndarray) -> tuple[dict, dict]:
+    """``({width: (X_train, X_test)}, {pca_dim: costs})``: the rows at every PCA width (fitted on the whole train
+    pool, as icl_support.embedding.tables.reduce_width does) and at full width; the PCA's fit and per-query cost."""
+    widths, pca = {}, {}
+    for d in cfg.pca_dims:
+        if d > min(rows.X_train.shape):
+            raise ValueError(f"PCA width {d} exceeds min(rows, features)={min(rows.X_train.shape)} of the train pool")
+        fit_s, _, model = timed(lambda d=d: PCA(n_components=d, random_state=cfg.seed).fit(rows.X_train))
+        apply_s, _, _ = timed(lambda m=model: m.transform(rows.X_test[test_idx]))  # per-query cost of PCA
+        widths[d] = tuple(model.transform(X).astype(np.float32) for X in (rows.X_train, rows.X_test))
+        pca[d] = {
+            "fit_s": fit_s,
+            "transform_test_rows_s": apply_s,
+            "explained_variance": float(model.explained_variance_ratio_.sum()),
+        }
+    widths[rows.X_train.shape[1]] = (rows.X_train, rows.X_test)
+    return widths, pca
+
+
+def _timings(cfg: TabICLBenchConfig, rows: Rows, widths: dict, test_idx, make, progress: bool) -> tuple[list, dict]:
+    """The context-size sweep at ``cfg.width`` (default and fit-once, alternating order) and, at ``cfg.goal_n``
+    context rows, both paths at every PCA width plus the full-width default (the baseline)."""
+    y_test = rows.y_test[test_idx]
+    sweep = []
+    for i, n in enumerate(tqdm(sorted(cfg.sizes), desc=f"context rows (width {cfg.width})", disable=not progress)):
+        idx = balanced_subset(rows.y_train, n, cfg.seed)
+        Xtr, Xte = widths[cfg.width]
+        rec = both_modes(make, Xtr[idx], rows.y_train[idx], Xte[test_idx], y_test, reverse=i % 2 == 1)
+        sweep.append({"n_context": n, "width": cfg.width, "n_test": len(test_idx), **rec})
+    at_goal = {cfg.width: next(r for r in sweep if r["n_context"] == cfg.goal_n)}
+    idx = balanced_subset(rows.y_train, cfg.goal_n, cfg.seed)
+    for i, d in enumerate(tqdm([d for d in cfg.pca_dims if d != cfg.width], desc="PCA widths", disable=not progress)):
+        Xtr, Xte = widths[d]
+        at_goal[d] = both_modes(make, Xtr[idx], rows.y_train[idx], Xte[test_idx], y_test, reverse=i % 2 == 1)
+    rec, proba = fit_predict(make, rows.X_train[idx], rows.y_train[idx], rows.X_test[test_idx])  # the baseline
+    at_goal[rows.X_train.shape[1]] = {"default": rec, "tabicl_accuracy": float((proba.argmax(1) == y_test).mean())}
+    return sweep, at_goal
+
+
+def _goal(cfg: TabICLBenchConfig, at_goal: dict, pca: dict, cost: dict, full: int) -> tuple[dict, dict]:
+    """Speed-ups of every PCA width against the full-width default at ``goal_n`` rows, and the goal's verdicts."""
+    base = at_goal[full]["default"]["total_s"]
+    speed = {
+        d: {
+            "pca_default_total": base / at_goal[d]["default"]["total_s"],
+            "pca_kv_predict": base / (at_goal[d]["kv_cache"]["predict_s"] + pca[d]["transform_test_rows_s"]),
+            "pca_kv_fit_plus_predict": base / (at_goal[d]["kv_cache"]["total_s"] + pca[d]["transform_test_rows_s"]),
+        }
+        for d in cfg.pca_dims
+    }
+    goal = {}
+    for d in cfg.pca_dims:
+        worst = max(cost[peer][d]["mean_points"] for peer in cost)  # the evaluator that loses most
+        goal[str(d)] = {
+            "speedup_per_query_fit_once": speed[d]["pca_kv_predict"],
+            "speedup_single_query": speed[d]["pca_kv_fit_plus_predict"],
+            "worst_peer_accuracy_cost_points": worst,
+            "accuracy_ok": worst < ACCURACY_GOAL_POINTS,
+            "met_per_query": speed[d]["pca_kv_predict"] >= SPEED_GOAL and worst < ACCURACY_GOAL_POINTS,
+            "met_single_query": speed[d]["pca_kv_fit_plus_predict"] >= SPEED_GOAL and worst < ACCURACY_GOAL_POINTS,
+        }
+    return speed, goal
+
+
+def _lines(cfg, rows: Rows, weights, n_test: int, sweep, at_goal, speed, cost, goal) -> list[str]:
+    """The printed report: one ratio line per measurement, side by side."""
+    full = rows.X_train.shape[1]
+    lines = [f"rows: {rows.description}; {n_test} test rows timed; TabICL {weights.label}"]
+    for r in sweep:
+        lines.append(
+            ratio_line(
+                f"tabicl fit-once/default at N={r['n_context']} (width {cfg.width}), predict",
+                r["predict_speedup"],
+            )
+            + f"; fit+predict {r['total_speedup']:.3g}x (default {r['default']['total_s']:.2f} s, fit-once fit "
+            f"{r['kv_cache']['fit_s']:.2f} s + predict {r['kv_cache']['predict_s']:.2f} s)"
+        )
+    base = at_goal[full]["default"]["total_s"]
+    lines.append(f"full width {full} at N={cfg.goal_n}: default fit+predict {base:.2f} s (the baseline)")
+    for d in cfg.pca_dims:
+        costs = ", ".join(f"{p} {cost[p][d]['mean_points']:+.2f}" for p in cost)
+        lines.append(
+            ratio_line(f"tabicl PCA-{d} default vs full-width default at N={cfg.goal_n}", speed[d]["pca_default_total"])
+            + f"; PCA-{d} + fit-once: per query {speed[d]['pca_kv_predict']:.3g}x, fit + one query "
+            f"{speed[d]['pca_kv_fit_plus_predict']:.3g}x; accuracy cost in points ({rows.source}): {costs}"
+        )
+    for d, g in goal.items():
+        lines.append(
+            ratio_line(
+                f"GOAL PCA-{d} + fit-once vs full-width default at N={cfg.goal_n}, per query",
+                g["speedup_per_query_fit_once"],
+            )
+            + f"; single query {g['speedup_single_query']:.3g}x; worst peer accuracy cost "
+            f"{g['worst_peer_accuracy_cost_points']:+.2f} points ({rows.source}). Goal (>= {SPEED_GOAL:g}x and "
+            f"< {ACCURACY_GOAL_POINTS} points): per query {'MET' if g['met_per_query'] else 'NOT met'}, "
+            f"single query {'MET' if g['met_single_query'] else 'NOT met'}"
+        )
+    if weights.is_random:
+        tab = ", ".join(f"width {w}: {r['tabicl_accuracy']:.3f}" for w, r in at_goal.items())
+        lines.append(f"TabICL accuracy ({weights.label}; chance level, meaningless): {tab}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:
