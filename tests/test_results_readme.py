@@ -57,3 +57,15 @@ def test_cost_table_marks_estimates_and_lists_the_rehearsal():
     assert "ASSUMED" in text and "not measured" in text and "| embed | 100.0 | 4 s | 17 min |" in text
     assert "| 03_distillation | FAILED | 3 |" in text and "| 01_context_scaling | yes | 12 |" in text
     assert "328 MB" in text  # 86M float32 parameters
+
+
+def test_cost_table_states_the_resume_check_as_measured():
+    from icl_support.book.cost_table import render
+
+    resume = {"chapter": "03_distillation", "lgm_steps": 12, "killed_at_step": 4, "steps_seen_after_restart": [5, 6],
+              "embeddings_reused": True, "losses": [12], "ok": True}  # fmt: skip
+    text = render(None, {"device": "cpu", "chapters": {}, "resume": resume})
+    assert "checkpoint held step 4" in text and "first checkpoint it wrote was step 5" in text
+    assert "continued, not restarted" in text and "Check: ok" in text
+    restarted = render(None, {"device": "cpu", "chapters": {}, "resume": {**resume, "steps_seen_after_restart": [1]}})
+    assert "NOT continued" in restarted

@@ -27,6 +27,24 @@ ARCHIVES = (
 )
 
 
+def _resume_lines(resume: dict | None) -> list[str]:
+    """The rehearsal's kill-and-restart check, in words (nothing when it was not run)."""
+    if resume is None:
+        return []
+    if "killed_at_step" not in resume:
+        return [f"**Resume after a kill**: FAILED before the kill ({resume.get('error', '')[:200]}).", ""]
+    seen = resume["steps_seen_after_restart"]
+    return [
+        f"**Resume after a kill** (`{resume['chapter']}`, LGM {resume['lgm_steps']} steps): the rehearsal killed the "
+        f"chapter's process group (SIGKILL) once LGM's checkpoint held step {resume['killed_at_step']}, then ran the "
+        f"chapter again: {'it reused the cached embeddings' if resume['embeddings_reused'] else 'it embedded again'}"
+        f", and the first checkpoint it wrote was step {min(seen) if seen else 'none'} "
+        f"({'continued, not restarted' if seen and min(seen) > resume['killed_at_step'] else 'NOT continued'}); "
+        f"the finished images hold {resume['losses']} loss values. Check: {'ok' if resume['ok'] else 'FAILED'}.",
+        "",
+    ]
+
+
 def render(costs: dict | None, rehearsal: dict | None) -> str:
     """The markdown block: estimated GPU work per computation, the rehearsal's measured CPU seconds, the disk."""
     lines = []
@@ -58,6 +76,7 @@ def render(costs: dict | None, rehearsal: dict | None) -> str:
         for chapter, entry in rehearsal["chapters"].items():
             lines.append(f"| {chapter} | {'yes' if entry['ok'] else 'FAILED'} | {entry['seconds']:.0f} |")
         lines.append("")
+        lines += _resume_lines(rehearsal.get("resume"))
     lines += ["**Disk** for downloads and caches (each archive about doubles once extracted):", "",
               "| what | size | basis |", "|---|---|---|"]  # fmt: skip
     lines += [f"| {what} | {size / 2**20:,.0f} MB | the published archive |" for what, size in ARCHIVES]
