@@ -72,3 +72,15 @@ def test_cifar100_stand_in_is_read_by_torchvision(jpg_tar, tmp_path, monkeypatch
     monkeypatch.setenv(SKIP_CHECKSUM_ENV, "1")
     ds = load_dataset("cifar100", "train", cache_dir=cache)
     assert len(ds) == 100 and len(ds.classes) == 100 and ds.classes[7] == "class07"
+
+
+def test_checkpoint_steps_reads_unfinished_lgm_runs_and_skips_unreadable(tmp_path):
+    import torch
+
+    from icl_support.book.rehearsal import _checkpoint_steps
+
+    (tmp_path / "lgm" / "a.work").mkdir(parents=True)
+    (tmp_path / "lgm" / "b.work").mkdir()
+    torch.save({"step": 7}, tmp_path / "lgm" / "a.work" / "checkpoint.pt")
+    (tmp_path / "lgm" / "b.work" / "checkpoint.pt").write_bytes(b"truncated")
+    assert _checkpoint_steps(tmp_path) == {str(tmp_path / "lgm" / "a.work" / "checkpoint.pt"): 7}
