@@ -62,8 +62,10 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
             f"centroid (logistic regression: {v.get('claim_k1_rule_logreg', 'not recorded')}, LGM's linear probe: "
             f"{v.get('claim_k1_rule_linear_probe', 'not recorded')}); {v['claim_k1_weights']} reads one-per-class "
             "rows at "
-            f"{v['claim_k1_adequacy']:.2f} of 1-NN's accuracy: {v['claim_k1_rule_tabicl']}. CIFAR-10 proxy at 64 px, "
-            f"3 distillations. Evidence: [chapter 4]({link('04_one_per_class')}), {claims}."
+            f"{v['claim_k1_adequacy']:.2f} of 1-NN's accuracy: {v['claim_k1_rule_tabicl']}. CIFAR-10 at "
+            f"{v.get('claim_k1_side', 64)} px, 3 distillations"
+            + (f"; the same contexts at 64 px: {v['claim_k1_twin_verdict']}" if "claim_k1_twin_verdict" in v else "")
+            + f". Evidence: [chapter 4]({link('04_one_per_class')}), {claims}."
         )
     for prefix, what in (("more classes", "more classes"), ("distribution shift", "distribution shift")):
         row = next((c for c in verdict if c.startswith(prefix)), None)
