@@ -230,8 +230,9 @@ def _one_per_class_claims(
     values["claim_k1_weights"] = labels["tabicl"]
     values["claim_k1_rule_verdict"] = verdict
     distillations = Estimate.of(res["pixel_lgm"][next(iter(res["pixel_lgm"]))]).n
-    source_name = (source.get("provenance", {}).get("settings", {}) or {}).get("lgm_image_size") or 64
-    values["claim_k1_side"] = source_name
+    recorded = source.get("provenance", {}).get("settings", {}) or {}
+    side = recorded.get("lgm_image_size") or recorded.get("distill_res", 64)  # the side the backbone saw
+    values["claim_k1_side"] = side
     if twin is not None:
         twin_res = {n: v["1"] for n, v in twin["results"].items() if "1" in v}
         twin_verdict, twin_text, _ = _ordering(
@@ -239,7 +240,7 @@ def _one_per_class_claims(
         )
         values["claim_k1_twin_verdict"] = twin_verdict
         text = (
-            f"at {source_name} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict}; "
+            f"at {side} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict}; "
             f"{twin_text}"
         )
     if proxy is not None:
