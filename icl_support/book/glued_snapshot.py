@@ -17,8 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-# glue names of values measured in wall-clock time (or derived from it): expected to differ between two runs
-TIMED = re.compile(r"second|seconds|_s$|_ms$|time|speed|rate|per_s|exponent|crossover|hours|minutes|throughput")
+# glue names of values measured in wall-clock time or memory (or fitted to them): expected to differ between runs
+TIMED = re.compile(
+    r"second|_s$|_s_|_ms$|time|speed|rate|per_s|exponent|crossover|hours|minutes|throughput"  # wall clock
+    r"|^coef_|^r2_|^dominant_share|^icl_share|peak_mb|peak_rss"  # chapter 2's fits of times; memory high-water marks
+)
 
 
 def glued(path: str | Path) -> dict[str, str]:
@@ -73,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)
         lines = differences(before, after)
-        n = sum(len(v) for v in after.values())
-        print("\n".join(lines) or f"identical: {n} glued values (timings left out)")
+        names = [k for v in after.values() for k in v]
+        timed = sum(1 for k in names if TIMED.search(k))
+        print("\n".join(lines) or f"identical: {len(names) - timed} glued values ({timed} timings and memory left out)")
         return 1 if lines else 0
     if not args.out:
         ap.error("--out or --compare is needed")

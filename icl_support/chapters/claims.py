@@ -240,8 +240,7 @@ def _one_per_class_claims(
         )
         values["claim_k1_twin_verdict"] = twin_verdict
         text = (
-            f"at {side} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict}; "
-            f"{twin_text}"
+            f"at {side} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict}; {twin_text}"
         )
     if proxy is not None:
         pres = proxy["results"]
