@@ -177,74 +177,94 @@ def confounds_table(records: dict, results_dir: str | Path = "results") -> pd.Da
     """Every way this build's setting differs from the write-up's: where the book measured its effect on the
     one-per-class question (the synthetic images against the centroid image) and how large it was, or that it is not
     measured. Effects are differences of accuracies on the same test rows, from the records named in each row."""
-    rows = []
+    rows = [_row("EfficientNet-Lite0 instead of DINOv2 ViT-B/14", "not measured",
+                 "DINOv2's weights cannot be downloaded here")]  # fmt: skip
+    sides = _side_rows(records) + _lgm_rows_rows(records)
+    rows += sides or [_row("images at 64 px instead of 224 px", "not recorded here", "")]
+    mini = "chapter 0: TabICL-mini reads one row per class well below 1-NN; the released one is unmeasured"
+    rows.append(_row("TabICL-mini instead of the released TabICL", "not measured (offline)", mini))
+    rows += _statistics_rows(records) + _proxy_rows(records, results_dir)
+    rows.append(_row("LGM steps and pyramid (500-1,000 steps at 64 px; 5,000 at 256 px in the reference)",
+                     "not measured", "the paper profile runs the reference's settings on a GPU"))  # fmt: skip
+    rows += _seed_rows(records)
+    return pd.DataFrame(rows)
 
-    def add(confound, where, effect):
-        rows.append({"confound": confound, "measured in": where, "effect": effect})
 
-    add("EfficientNet-Lite0 instead of DINOv2 ViT-B/14", "not measured", "DINOv2's weights cannot be downloaded here")
-    lgm64, lgm224 = records.get("lgm_rows"), records.get("lgm_rows_224")
+def _row(confound: str, where: str, effect: str) -> dict:
+    return {"confound": confound, "measured in": where, "effect": effect}
+
+
+def _side_rows(records: dict) -> list[dict]:
+    """The 64 px against 224 px twin records: synthetic minus centroid image under each evaluator at each side."""
     side = {k: records.get(f"side_{k}") for k in ("64", "224")}
-    if side["64"] and side["224"]:
-        gaps = []
-        for ev, label in (
-            ("nearest_mean", "nearest class mean"),
-            ("linear_probe", "linear probe"),
-            ("tabicl", "TabICL"),
-        ):
-            k1 = {k: r["results"] for k, r in side.items()}
-            if all(ev in k1[k][n]["1"] for k in k1 for n in ("pixel_lgm", "nearest_centroid")):
-                g = {
-                    k: _gap(k1[k]["pixel_lgm"]["1"][ev]["mean"], k1[k]["nearest_centroid"]["1"][ev]["mean"]) for k in k1
-                }
-                gaps.append(f"{label} {g['64']} at 64 px, {g['224']} at 224 px")
-        where = "cifar10-k1-side-64.json vs -side-224.json (same pool, contexts and LGM budget; 3 distillations)"
-        add("images at 64 px instead of 224 px", where, "synthetic minus centroid image: " + "; ".join(gaps))
-    if lgm64 and lgm224:
-        acc = {side: {n: r["results"][n]["mean"]["pca"]["nearest_mean_accuracy"] for n in ("distilled", "centroid")}
-               for side, r in (("64", lgm64), ("224", lgm224))}  # fmt: skip
-        gap64, gap224 = (_gap(acc[side]["distilled"], acc[side]["centroid"]) for side in ("64", "224"))
-        add("images at 64 px instead of 224 px (the row diagnostic)",
-            "cifar10-lgm-rows.json vs cifar10-lgm-rows-224.json (small LGM run)",
-            f"synthetic minus centroid image, nearest class mean: {gap64} at 64 px, {gap224} at 224 px")  # fmt: skip
-        raw = lgm64["results"]["distilled"]["mean"]["raw"]["nearest_mean_accuracy"]
-        pca = lgm64["results"]["distilled"]["mean"]["pca"]["nearest_mean_accuracy"]
-        add("PCA to 64 columns", "cifar10-lgm-rows.json",
-            f"synthetic images, nearest class mean: PCA-64 minus raw {_gap(pca, raw)}")  # fmt: skip
-    else:
-        add("images at 64 px instead of 224 px", "not recorded here", "")
-    add("TabICL-mini instead of the released TabICL", "not measured (offline)",
-        "chapter 0: TabICL-mini reads one row per class well below 1-NN; the released one is unmeasured")  # fmt: skip
+    if not (side["64"] and side["224"]):
+        return []
+    k1 = {k: r["results"] for k, r in side.items()}
+    gaps = []
+    for ev, label in (("nearest_mean", "nearest class mean"), ("linear_probe", "linear probe"), ("tabicl", "TabICL")):
+        if all(ev in k1[k][n]["1"] for k in k1 for n in ("pixel_lgm", "nearest_centroid")):
+            g = {k: _gap(k1[k]["pixel_lgm"]["1"][ev]["mean"], k1[k]["nearest_centroid"]["1"][ev]["mean"]) for k in k1}
+            gaps.append(f"{label} {g['64']} at 64 px, {g['224']} at 224 px")
+    where = "cifar10-k1-side-64.json vs -side-224.json (same pool, contexts and LGM budget; 3 distillations)"
+    return [_row("images at 64 px instead of 224 px", where, "synthetic minus centroid image: " + "; ".join(gaps))]
+
+
+def _lgm_rows_rows(records: dict) -> list[dict]:
+    """The LGM-rows diagnostic at 64 and 224 px (the image side) and at raw width against PCA-64."""
+    lgm64, lgm224 = records.get("lgm_rows"), records.get("lgm_rows_224")
+    if not (lgm64 and lgm224):
+        return []
+    acc = {side: {n: r["results"][n]["mean"]["pca"]["nearest_mean_accuracy"] for n in ("distilled", "centroid")}
+           for side, r in (("64", lgm64), ("224", lgm224))}  # fmt: skip
+    gap64, gap224 = (_gap(acc[side]["distilled"], acc[side]["centroid"]) for side in ("64", "224"))
+    raw = lgm64["results"]["distilled"]["mean"]["raw"]["nearest_mean_accuracy"]
+    pca = lgm64["results"]["distilled"]["mean"]["pca"]["nearest_mean_accuracy"]
+    return [
+        _row("images at 64 px instead of 224 px (the row diagnostic)",
+             "cifar10-lgm-rows.json vs cifar10-lgm-rows-224.json (small LGM run)",
+             f"synthetic minus centroid image, nearest class mean: {gap64} at 64 px, {gap224} at 224 px"),
+        _row("PCA to 64 columns", "cifar10-lgm-rows.json",
+             f"synthetic images, nearest class mean: PCA-64 minus raw {_gap(pca, raw)}"),
+    ]  # fmt: skip
+
+
+def _statistics_rows(records: dict) -> list[dict]:
+    """TabICL's preprocessing statistics: pool minus context statistics on the recorded one-per-class run."""
     k1 = records.get("one_per_class", {}).get("results", {})
     names = ("random", "nearest_centroid", "class_mean", "pixel_lgm")
     pooled = [n for n in names if "tabicl_pool" in k1.get(n, {}).get("1", {})]
-    if pooled:
-        gaps = ", ".join(f"{n} {_gap(k1[n]['1']['tabicl_pool']['mean'], k1[n]['1']['tabicl']['mean'])}" for n in pooled)
-        add("TabICL's preprocessing fitted on ten context rows", "the recorded CIFAR-10 one-per-class run",
-            f"TabICL, pool minus context statistics: {gaps}")  # fmt: skip
-    else:
-        add("TabICL's preprocessing fitted on ten context rows", "chapter 0 (digits), chapter 4 (live)",
-            "not in the recorded CIFAR-10 one-per-class run")  # fmt: skip
+    confound = "TabICL's preprocessing fitted on ten context rows"
+    if not pooled:
+        return [
+            _row(confound, "chapter 0 (digits), chapter 4 (live)", "not in the recorded CIFAR-10 one-per-class run")
+        ]
+    gaps = ", ".join(f"{n} {_gap(k1[n]['1']['tabicl_pool']['mean'], k1[n]['1']['tabicl']['mean'])}" for n in pooled)
+    return [_row(confound, "the recorded CIFAR-10 one-per-class run", f"TabICL, pool minus context statistics: {gaps}")]
+
+
+def _proxy_rows(records: dict, results_dir: str | Path) -> list[dict]:
+    """LGM's K and noise mean, from the proxy records, under LGM's linear probe."""
     proxy, extra = records.get("proxy"), {k: read_record(results_dir, f) for k, f in CONFOUND_RECORDS.items()}
-    if proxy and extra["proxy_k4"] and extra["proxy_noise0"]:
-        probe = lambda r: r["results"]["distilled"]["linear_probe"]["mean"]  # noqa: E731
-        k_gap, noise_gap = (
-            _gap(probe(proxy), probe(extra["proxy_k4"])),
-            _gap(probe(extra["proxy_k4"]), probe(extra["proxy_noise0"])),
-        )
-        add(
-            "LGM's augmented copies per step (K = 4 or 8 here, 10 in the reference)",
-            "cifar10-proxy.json vs cifar10-proxy-k4.json",
-            f"synthetic images, linear probe: K = 8 minus K = 4 {k_gap}",
-        )
-        add("augmentation noise mean (0.5 as the reference, or 0)", "cifar10-proxy-k4.json vs -noise0.json",
-            f"synthetic images, linear probe: 0.5 minus 0 {noise_gap}")  # fmt: skip
-    add("LGM steps and pyramid (500-1,000 steps at 64 px; 5,000 at 256 px in the reference)", "not measured",
-        "the paper profile runs the reference's settings on a GPU")  # fmt: skip
+    if not (proxy and extra["proxy_k4"] and extra["proxy_noise0"]):
+        return []
+    probe = lambda r: r["results"]["distilled"]["linear_probe"]["mean"]  # noqa: E731
+    k_gap = _gap(probe(proxy), probe(extra["proxy_k4"]))
+    noise_gap = _gap(probe(extra["proxy_k4"]), probe(extra["proxy_noise0"]))
+    return [
+        _row("LGM's augmented copies per step (K = 4 or 8 here, 10 in the reference)",
+             "cifar10-proxy.json vs cifar10-proxy-k4.json",
+             f"synthetic images, linear probe: K = 8 minus K = 4 {k_gap}"),
+        _row("augmentation noise mean (0.5 as the reference, or 0)", "cifar10-proxy-k4.json vs -noise0.json",
+             f"synthetic images, linear probe: 0.5 minus 0 {noise_gap}"),
+    ]  # fmt: skip
+
+
+def _seed_rows(records: dict) -> list[dict]:
+    """How far independent distillations spread (the images record's pixel LGM)."""
     images = records.get("images")
-    if images:
-        syn = images["results"]["pixel_lgm"]["1"]
-        add("one distillation against several (seeds)", "cifar10-k1-images.json",
-            f"std over {syn['nearest_mean']['n']} distillations: {syn['nearest_mean']['std']:.3f} (nearest class "
-            f"mean), {syn['linear_probe']['std']:.3f} (linear probe)")  # fmt: skip
-    return pd.DataFrame(rows)
+    if not images:
+        return []
+    syn = images["results"]["pixel_lgm"]["1"]
+    return [_row("one distillation against several (seeds)", "cifar10-k1-images.json",
+                 f"std over {syn['nearest_mean']['n']} distillations: {syn['nearest_mean']['std']:.3f} (nearest class "
+                 f"mean), {syn['linear_probe']['std']:.3f} (linear probe)")]  # fmt: skip
