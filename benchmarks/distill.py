@@ -392,13 +392,10 @@ def measure_memory_cuda(p, ours, ref, device) -> dict:
     return out
 
 
-def run(cfg: DistillBenchConfig, args, progress: bool = True) -> dict:
-    """All checks and measurements; the JSON-ready record (no provenance)."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    p, feats, backbone = build(cfg, device)
+def _step_functions(p, feats: dict, backbone, device: torch.device, args) -> dict:
+    """``{path: one timed LGM step}``: ours and the reference (each with its own pyramid, Adam and generator from
+    the same start) and, on CUDA with GPU options, ours with them; each already run once, untimed (warm-up)."""
     ours, ref = feats["ours"], feats["reference"]
-    check = equality_check(p, ours, ref, device)
-    library = library_check(p, ours, device)
     levels, gen_state = full_pyramid_state(p)
     sa, sb = new_state(p, levels, gen_state, device), new_state(p, levels, gen_state, device)
 
@@ -418,22 +415,12 @@ def run(cfg: DistillBenchConfig, args, progress: bool = True) -> dict:
         fns["ours_gpu_options"] = lambda: (ours_step(sc, p, fast, autocast), sync())
     for fn in fns.values():  # untimed warm-up step of each path
         fn()
-    times = interleaved(fns, cfg.steps, desc="LGM steps", progress=progress)
-    s = {name: summary(t) for name, t in times.items()}
-    if device.type == "cuda":
-        memory = measure_memory_cuda(p, ours, ref, device)
-    else:
-        memory = measure_memory_cpu(args, args.quick)
-    mem_kind = (
-        "cuda max_memory_allocated rise during 2 steps"
-        if device.type == "cuda"
-        else f"CPU: peak RSS (VmHWM, reset before the steps) of one subprocess per path during {cfg.memory_steps} "
-        "step(s), minus its RSS before them"
-    )
-    speed = s["reference"]["best_s"] / s["ours"]["best_s"]
-    speed_median = paired_ratio(times["reference"]["wall_s"], times["ours"]["wall_s"])
-    mem_ratio = memory["reference"]["peak_rise_mb"] / memory["ours"]["peak_rise_mb"]
-    gpu_note = gpu_options_note(args, device.type == "cuda")
+    return fns
+
+
+def _lines(cfg, device, check: dict, library: dict, s: dict, memory: dict, mem_kind: str, ratios, gpu_note) -> list:
+    """The printed report: equality, timings and memory, then the ratios side by side."""
+    speed, speed_median, mem_ratio = ratios
     n_img = cfg.augs_per_step * cfg.n_classes
     lines = [
         f"step: {n_img} real + {n_img} synthetic images at {cfg.crop_res} px (pyramid {cfg.syn_res} px, "
@@ -461,6 +448,35 @@ def run(cfg: DistillBenchConfig, args, progress: bool = True) -> dict:
         ratio_line("LGM step speed-up reference/ours, median of paired steps", speed_median),
         ratio_line("LGM step peak-memory reference/ours", mem_ratio),
     ]
+    return lines
+
+
+def run(cfg: DistillBenchConfig, args, progress: bool = True) -> dict:
+    """All checks and measurements; the JSON-ready record (no provenance)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    p, feats, backbone = build(cfg, device)
+    ours, ref = feats["ours"], feats["reference"]
+    check = equality_check(p, ours, ref, device)
+    library = library_check(p, ours, device)
+    fns = _step_functions(p, feats, backbone, device, args)
+    times = interleaved(fns, cfg.steps, desc="LGM steps", progress=progress)
+    s = {name: summary(t) for name, t in times.items()}
+    if device.type == "cuda":
+        memory = measure_memory_cuda(p, ours, ref, device)
+    else:
+        memory = measure_memory_cpu(args, args.quick)
+    mem_kind = (
+        "cuda max_memory_allocated rise during 2 steps"
+        if device.type == "cuda"
+        else f"CPU: peak RSS (VmHWM, reset before the steps) of one subprocess per path during {cfg.memory_steps} "
+        "step(s), minus its RSS before them"
+    )
+    speed = s["reference"]["best_s"] / s["ours"]["best_s"]
+    speed_median = paired_ratio(times["reference"]["wall_s"], times["ours"]["wall_s"])
+    mem_ratio = memory["reference"]["peak_rise_mb"] / memory["ours"]["peak_rise_mb"]
+    gpu_note = gpu_options_note(args, device.type == "cuda")
+    n_img = cfg.augs_per_step * cfg.n_classes
+    lines = _lines(cfg, device, check, library, s, memory, mem_kind, (speed, speed_median, mem_ratio), gpu_note)
     report(lines)
     return {
         "device": device.type,
