@@ -38,6 +38,17 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
     table, v = claims_table(records)
     verdict = {row["claim"]: row["verdict"] for _, row in table.iterrows()}
     claims = f"[claims]({link('04b_claims')})"
+    lines = _claim_lines(v, verdict, link, claims)
+    lines.append(
+        "**The write-up's levels**: not testable here (90% at 20% of CIFAR-10 as context; 92% and 96% for the "
+        "centroid and synthetic images on Imagenette); they need DINOv2 and the released TabICL, which this machine "
+        f"cannot download. On a GPU with internet: `make book PROFILE=paper` ([rerun]({link('rerun')}))."
+    )
+    return lines + _learner_lines(results_dir, link) + _retrieval_lines(Path(results_dir), link)
+
+
+def _claim_lines(v: dict, verdict: dict, link: Callable[[str], str], claims: str) -> list[str]:
+    """The write-up's claims that this build could judge, each with its numbers and setting."""
     lines = []
     if "claim_scaling_slope" in v:
         lines.append(
@@ -74,32 +85,37 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
                 f"**Write-up's prediction that {what} increases the synthetic images' benefit**: {verdict[row]}. "
                 f"Evidence: {claims}."
             )
-    lines.append(
-        "**The write-up's levels**: not testable here (90% at 20% of CIFAR-10 as context; 92% and 96% for the "
-        "centroid and synthetic images on Imagenette); they need DINOv2 and the released TabICL, which this machine "
-        f"cannot download. On a GPU with internet: `make book PROFILE=paper` ([rerun]({link('rerun')}))."
-    )
-    fewshot = load_fewshot_records(results_dir, ("mini", "mini-w64", "mini-w64-fs", "mini-w64-fs2", "mini-v1"))
-    if fewshot:
-        name, rec = next(reversed(fewshot.items())) if "mini" not in fewshot else ("mini", fewshot["mini"])
-        s = rec["fewshot"]["digits_pixels"]["summary"]
-        lines.append(
-            f"**The learner is the bottleneck at one row per class**: the shipped TabICL-mini (`{name}`) reads a "
-            f"random one-per-class context at {best_ratio(s['random_1']):.2f} of 1-NN's accuracy on the same rows, "
-            f"and class means at {best_ratio(s['class_mean']):.2f} of the nearest class mean's (sklearn digits, the "
-            f"better of its two preprocessing statistics). Evidence: [chapter 0]({link('00_tabicl_mini')})."
-        )
-    ret = _retrieval(Path(results_dir))
-    if ret is not None:
-        k = ret["ret_best_k"]
-        lines.append(
-            f"**New: retrieval contexts**: each test row reading its {k} nearest training rows of every class scores "
-            f"{ret['ret_best_tabicl']:.3f}, against {ret['ret_full_tabicl']:.3f} for the whole 10,000-row pool, at "
-            f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows ({SETTING} "
-            f"at 64 px, {ret['weights']}). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your "
-            f"data: [chapter 8]({link('08_use_it')})."
-        )
     return lines
+
+
+def _learner_lines(results_dir: str | Path, link: Callable[[str], str]) -> list[str]:
+    """How well the shipped TabICL-mini reads one row per class (chapter 0's few-shot records)."""
+    fewshot = load_fewshot_records(results_dir, ("mini", "mini-w64", "mini-w64-fs", "mini-w64-fs2", "mini-v1"))
+    if not fewshot:
+        return []
+    name, rec = next(reversed(fewshot.items())) if "mini" not in fewshot else ("mini", fewshot["mini"])
+    s = rec["fewshot"]["digits_pixels"]["summary"]
+    return [
+        f"**The learner is the bottleneck at one row per class**: the shipped TabICL-mini (`{name}`) reads a "
+        f"random one-per-class context at {best_ratio(s['random_1']):.2f} of 1-NN's accuracy on the same rows, "
+        f"and class means at {best_ratio(s['class_mean']):.2f} of the nearest class mean's (sklearn digits, the "
+        f"better of its two preprocessing statistics). Evidence: [chapter 0]({link('00_tabicl_mini')})."
+    ]
+
+
+def _retrieval_lines(results_dir: Path, link: Callable[[str], str]) -> list[str]:
+    """What is new beyond the write-up: retrieval contexts (chapter 5's records)."""
+    ret = _retrieval(results_dir)
+    if ret is None:
+        return []
+    k = ret["ret_best_k"]
+    return [
+        f"**New: retrieval contexts**: each test row reading its {k} nearest training rows of every class scores "
+        f"{ret['ret_best_tabicl']:.3f}, against {ret['ret_full_tabicl']:.3f} for the whole 10,000-row pool, at "
+        f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows ({SETTING} "
+        f"at 64 px, {ret['weights']}). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your "
+        f"data: [chapter 8]({link('08_use_it')})."
+    ]
 
 
 def findings_markdown(records: dict, results_dir: str | Path, link: Callable[[str], str]) -> str:
