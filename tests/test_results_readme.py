@@ -62,10 +62,12 @@ def test_cost_table_marks_estimates_and_lists_the_rehearsal():
 def test_cost_table_states_the_resume_check_as_measured():
     from icl_support.book.cost_table import render
 
-    resume = {"chapter": "03_distillation", "lgm_steps": 12, "killed_at_step": 4, "steps_seen_after_restart": [5, 6],
+    resume = {"chapter": "03_distillation", "lgm_steps": 12, "killed_at_step": 4, "steps_seen_after_restart": [4, 5, 6],
               "embeddings_reused": True, "losses": [12], "ok": True}  # fmt: skip
     text = render(None, {"device": "cpu", "chapters": {}, "resume": resume})
-    assert "checkpoint held step 4" in text and "first checkpoint it wrote was step 5" in text
+    assert "checkpoint held step 4" in text and "checkpoints it wrote were steps 5 to 6, none below step 4" in text
     assert "continued, not restarted" in text and "Check: ok" in text
-    restarted = render(None, {"device": "cpu", "chapters": {}, "resume": {**resume, "steps_seen_after_restart": [1]}})
+    restarted = render(
+        None, {"device": "cpu", "chapters": {}, "resume": {**resume, "steps_seen_after_restart": [1, 2, 3, 4, 5]}}
+    )
     assert "NOT continued" in restarted

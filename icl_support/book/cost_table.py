@@ -33,14 +33,16 @@ def _resume_lines(resume: dict | None) -> list[str]:
         return []
     if "killed_at_step" not in resume:
         return [f"**Resume after a kill**: FAILED before the kill ({resume.get('error', '')[:200]}).", ""]
-    seen = resume["steps_seen_after_restart"]
+    killed, seen = resume["killed_at_step"], resume["steps_seen_after_restart"]
+    new = [s for s in seen if s > killed]
+    continued = bool(new) and min(seen) >= killed
     return [
         f"**Resume after a kill** (`{resume['chapter']}`, LGM {resume['lgm_steps']} steps): the rehearsal killed the "
-        f"chapter's process group (SIGKILL) once LGM's checkpoint held step {resume['killed_at_step']}, then ran the "
-        f"chapter again: {'it reused the cached embeddings' if resume['embeddings_reused'] else 'it embedded again'}"
-        f", and the first checkpoint it wrote was step {min(seen) if seen else 'none'} "
-        f"({'continued, not restarted' if seen and min(seen) > resume['killed_at_step'] else 'NOT continued'}); "
-        f"the finished images hold {resume['losses']} loss values. Check: {'ok' if resume['ok'] else 'FAILED'}.",
+        f"chapter's process group (SIGKILL) once LGM's checkpoint held step {killed}, then ran the chapter again: "
+        f"{'it reused the cached embeddings' if resume['embeddings_reused'] else 'it embedded again'}, and the "
+        f"checkpoints it wrote were steps {min(new) if new else 'none'} to {max(new) if new else 'none'}, none below "
+        f"step {killed} ({'continued, not restarted' if continued else 'NOT continued'}); the finished images hold "
+        f"{resume['losses']} loss values. Check: {'ok' if resume['ok'] else 'FAILED'}.",
         "",
     ]
 

@@ -296,13 +296,10 @@ def rehearse_resume(work: Path, device: str, chapter: str = RESUME_CHAPTER, step
         "steps_seen_after_restart": sorted(after), "embeddings_reused": reused, "losses": losses,
         "seconds": time.perf_counter() - start, "error": err,
     }  # fmt: skip
-    report["ok"] = (
-        second.returncode == 0
-        and reused
-        and bool(losses)
-        and all(n == steps for n in losses)
-        and all(s > resumed_from for s in after)
-    )
+    # the killed run's own checkpoint is seen until the restart overwrites it; a restart from step 0 would write an
+    # earlier step first (checkpoints are ``max(1, steps // 10)`` apart), so continuing means no step below it
+    continued = bool(after) and min(after) >= resumed_from and max(after) > resumed_from
+    report["ok"] = second.returncode == 0 and reused and bool(losses) and all(n == steps for n in losses) and continued
     return report
 
 
