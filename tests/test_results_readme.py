@@ -55,7 +55,12 @@ def test_cost_table_marks_estimates_and_lists_the_rehearsal():
                                                "03_distillation": {"ok": False, "seconds": 3.0}}}  # fmt: skip
     text = render(costs, rehearsal)
     assert "ASSUMED" in text and "not measured" in text and "| embed | 100.0 | 4 s | 17 min |" in text
-    assert "| 03_distillation | FAILED | 3 |" in text and "| 01_context_scaling | yes | 12 |" in text
+    assert "| 03_distillation | FAILED | 3 |  |" in text and "| 01_context_scaling | yes | 12 |  |" in text
+    slow = {"cell": "many = ch6.many_class_settings(...)", "seconds": 3786.5}
+    text = render(
+        costs, {"device": "cpu", "chapters": {"06_beyond": {"ok": True, "seconds": 4374.0, "slowest_cell": slow}}}
+    )
+    assert "| 06_beyond | yes | 4374 | `many = ch6.many_class_settings(...)` (3786 s) |" in text
     assert "328 MB" in text  # 86M float32 parameters
 
 

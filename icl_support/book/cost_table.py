@@ -42,7 +42,7 @@ def _resume_lines(resume: dict | None) -> list[str]:
         f"{'it reused the cached embeddings' if resume['embeddings_reused'] else 'it embedded again'}, and the "
         f"checkpoints it wrote were steps {min(new) if new else 'none'} to {max(new) if new else 'none'}, none below "
         f"step {killed} ({'continued, not restarted' if continued else 'NOT continued'}); the finished images hold "
-        f"{resume['losses']} loss values. Check: {'ok' if resume['ok'] else 'FAILED'}.",
+        f"{', '.join(map(str, resume['losses']))} loss values. Check: {'ok' if resume['ok'] else 'FAILED'}.",
         "",
     ]
 
@@ -72,11 +72,13 @@ def render(costs: dict | None, rehearsal: dict | None) -> str:
             "`profile=paper` and only its sizes shrunk (50 pool and 20 test images, LGM 2 steps with K = 1, one seed; "
             "random-weight DINOv2 and TabICL), through the real loaders, on this 2-core CPU:",
             "",
-            "| chapter | ran | seconds |",
-            "|---|---|---|",
+            "| chapter | ran | seconds | its slowest cell |",
+            "|---|---|---|---|",
         ]
         for chapter, entry in rehearsal["chapters"].items():
-            lines.append(f"| {chapter} | {'yes' if entry['ok'] else 'FAILED'} | {entry['seconds']:.0f} |")
+            slow = entry.get("slowest_cell")
+            cell = f"`{slow['cell']}` ({slow['seconds']:.0f} s)" if slow else ""
+            lines.append(f"| {chapter} | {'yes' if entry['ok'] else 'FAILED'} | {entry['seconds']:.0f} | {cell} |")
         lines.append("")
         lines += _resume_lines(rehearsal.get("resume"))
     lines += ["**Disk** for downloads and caches (each archive about doubles once extracted):", "",

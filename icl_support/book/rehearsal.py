@@ -196,6 +196,16 @@ def chapter_parameters(work: Path, chapter: str, device: str) -> dict:
     return {k: v for k, v in params.items() if k in declared}
 
 
+def slowest_cell(executed: Path) -> dict:
+    """The executed notebook's slowest code cell: ``{"cell": its first line, "seconds": papermill's duration}``."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(str(executed), as_version=4).cells if c.cell_type == "code"]
+    timed = [(c.metadata.get("papermill", {}).get("duration") or 0.0, c) for c in cells]
+    seconds, cell = max(timed, key=lambda t: t[0])
+    return {"cell": cell.source.splitlines()[0] if cell.source else "", "seconds": float(seconds)}
+
+
 def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict:
     """Build the stand-ins and run ``chapters``, paper profile shrunk: ``{chapter: {"ok", "seconds", "error"}}``."""
     import torch
@@ -214,7 +224,7 @@ def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict
         try:
             run_notebook(Path("nbs") / f"{chapter}.ipynb", work / "executed" / f"{chapter}.ipynb",
                          chapter_parameters(work, chapter, device), progress=False)  # fmt: skip
-            entry = {"ok": True}
+            entry = {"ok": True, "slowest_cell": slowest_cell(work / "executed" / f"{chapter}.ipynb")}
         except Exception as err:  # papermill's PapermillExecutionError names the cell and the traceback
             entry = {"ok": False, "error": f"{type(err).__name__}: {str(err)[-1500:]}"}
         entry["seconds"] = time.perf_counter() - start
