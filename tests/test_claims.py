@@ -197,8 +197,9 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     )
     assert rules.loc["nearest class mean", "224 px"] == "holds here"
     means, mvalues = image_side.side_table(sides)
-    assert means.loc["pixel LGM image", "nearest class mean 224 px"] == 0.5 and mvalues["side224_hours"] == 2.0
-    assert list(means.columns[:2]) == ["contexts 64 px", "contexts 224 px"]
+    assert means.loc["pixel LGM image", ("nearest class mean", "224 px")] == 0.5 and mvalues["side224_hours"] == 2.0
+    assert list(means.columns[:3]) == [("contexts", ""), ("TabICL", "64 px"), ("TabICL", "224 px")]
+    assert mvalues["side64_pixel_lgm_logreg"] == 0.30  # glued for every evaluator, shown for three
     # the claims table judges the ordering on the 224 px record and names the 64 px twin's verdict beside it
     table, cvalues = claims_table({"side_64": sides["64"], "side_224": sides["224"]})
     ordering = row(table, "synthetic > centroid")

@@ -45,11 +45,14 @@ def _k1(rec: dict) -> dict:
     return {name: entry["1"] for name, entry in rec["results"].items() if "1" in entry}
 
 
-def side_table(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
-    """Mean accuracy (one context per class) per context (rows) and evaluator at each side (columns
-    ``"<evaluator> <side> px"``), with ``contexts`` (draws or distillations) per side; glue values
-    ``side<side>_<context>_<evaluator>`` (``@1`` written ``_a1``), ``side<side>_weights`` and ``side<side>_hours``
-    (the run's wall time)."""
+SHOWN = ("tabicl", "nearest_mean", "linear_probe")  # the table's evaluators; every evaluator is glued
+
+
+def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dict]:
+    """Mean accuracy (one context per class) per context (rows) and evaluator at each side: columns
+    ``(evaluator, "<side> px")`` for the ``shown`` evaluators, after ``("contexts", "")`` (draws or distillations,
+    the same at both sides). Glue values ``side<side>_<context>_<evaluator>`` for every evaluator (``@1`` written
+    ``_a1``), ``side<side>_weights`` and ``side<side>_hours`` (the run's wall time)."""
     rows: dict[str, dict] = {}
     values: dict = {}
     for side, rec in records.items():
@@ -59,15 +62,17 @@ def side_table(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
         for name in CONTEXTS:
             if name not in res:
                 continue
-            row = rows.setdefault(CONTEXT_LABELS[name], {})
-            row[f"contexts {side} px"] = res[name]["nearest_mean"]["n"]
+            row = rows.setdefault(CONTEXT_LABELS[name], {("contexts", ""): res[name]["nearest_mean"]["n"]})
             for ev, label in EVALUATORS.items():
                 if ev in res[name]:
-                    row[f"{label} {side} px"] = res[name][ev]["mean"]
                     values[f"side{side}_{name.replace('@', '_a')}_{ev}"] = res[name][ev]["mean"]
+                    if ev in shown:
+                        row[(label, f"{side} px")] = res[name][ev]["mean"]
     table = pd.DataFrame(rows).T
-    ordered = [c for ev in ["contexts", *EVALUATORS.values()] for side in records if (c := f"{ev} {side} px") in table]
-    return table[ordered], values
+    order = [("contexts", "")] + [(EVALUATORS[ev], f"{side} px") for ev in shown for side in records]
+    table = table[[c for c in order if c in table]]
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table, values
 
 
 def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
