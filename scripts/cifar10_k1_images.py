@@ -27,6 +27,7 @@ from icl_support.book.params import script_run_with
 from icl_support.contexts.strategies import BuildInputs, build
 from icl_support.contexts.sweep import run_sweep
 from icl_support.core.config import with_overrides
+from icl_support.core.gitinfo import git_commit
 from icl_support.core.jsonio import write_json
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.evaluation.provenance import provenance
@@ -60,7 +61,7 @@ def probe_scores(run, data, name: str, pca) -> dict | None:
 
 
 def main() -> None:
-    t0 = time.perf_counter()
+    t0, commit = time.perf_counter(), git_commit()  # the code that runs, not the tree when the record is written
     run, out, args = script_run_with(
         __doc__, "results/cifar10-k1-images.json",
         anchors=dict(type=float, nargs="*", default=[], help="anchor weights of the anchored kinds, each run"),
@@ -104,7 +105,9 @@ def main() -> None:
                 "anchors": f"<anchored strategy>@w: class-mean anchor of weight w, for every w in {anchors}; "
                 "all are reported, none is selected",
             },
-            "provenance": provenance(s, weights, wall_time_s=time.perf_counter() - t0, anchors=anchors),
+            "provenance": provenance(
+                s, weights, wall_time_s=time.perf_counter() - t0, anchors=anchors, git_commit=commit
+            ),
         },
     )
     print(f"wrote {out}")
