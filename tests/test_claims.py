@@ -210,3 +210,15 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     )
     side_row = confounds[confounds["measured in"].str.contains("side-224")].iloc[0]
     assert "nearest class mean -0.100 at 64 px, +0.100 at 224 px" in side_row["effect"]
+
+
+def test_image_side_placeholders_cover_every_value_the_page_reads():
+    import json
+    import re
+
+    from icl_support.chapters import image_side
+
+    nb = json.loads(Path("nbs/04b_claims.ipynb").read_text())
+    prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    read = set(re.findall(r"\{glue:text\}`(side[^`:]+)", prose))
+    assert read and read <= set(image_side.not_recorded())

@@ -11,6 +11,7 @@ Usage::
 
     table, values = side_table(records)          # records: {"64": rec64, "224": rec224}
     verdicts, values = side_verdicts(records)
+    values = not_recorded()                      # when either record is missing: what the page's prose reads
 """
 
 from __future__ import annotations
@@ -104,3 +105,14 @@ def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
             values[f"side{side}_gap_{ev}"] = est["pixel_lgm"].mean - est["nearest_centroid"].mean
         values[f"side{side}_verdict"] = tabicl if tabicl not in (None, TOO_WEAK) else combine(peers)
     return pd.DataFrame(cells).T, values
+
+
+def not_recorded() -> dict:
+    """The values the claims page's prose reads, for a results folder without both records: numbers as NaN (the page
+    prints nan), the weights and verdicts as "not recorded"."""
+    values = {}
+    for side in ("64", "224"):
+        values[f"side{side}_weights"] = values[f"side{side}_verdict"] = "not recorded"
+        for name in ("hours", "adequacy", "gap_nearest_mean", "gap_linear_probe", "gap_tabicl"):
+            values[f"side{side}_{name}"] = float("nan")
+    return values
