@@ -235,12 +235,11 @@ def _one_per_class_claims(
     values["claim_k1_side"] = side
     if twin is not None:
         twin_res = {n: v["1"] for n, v in twin["results"].items() if "1" in v}
-        twin_verdict, twin_text, _ = _ordering(
-            twin_res, {**evaluator_labels(twin), "linear_probe": "LGM's linear probe"}
-        )
+        twin_verdict, _, _ = _ordering(twin_res, {**evaluator_labels(twin), "linear_probe": "LGM's linear probe"})
         values["claim_k1_twin_verdict"] = twin_verdict
         text = (
-            f"at {side} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict}; {twin_text}"
+            f"at {side} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict} (numbers: the "
+            "section on the image side below)"
         )
     if proxy is not None:
         pres = proxy["results"]
