@@ -116,6 +116,31 @@ def _measure(cfg: EmbedBenchConfig, ds, idx: np.ndarray, backbone, progress: boo
         }
 
 
+def _lines(
+    cfg, backbone, n: int, throughput: dict, breakdown: dict, loading_bottleneck: bool, seconds, m: dict, ratios: dict
+) -> list[str]:
+    """The printed report: setting, throughput, where the time goes, equality, and the ratios side by side."""
+    dec, bare_s = seconds
+    same, max_diff = m["same"], m["max_diff"]
+    ratio, paired, cpu_ratio, cache_ratio = ratios["ours_over_bare"], ratios["paired"], ratios["cpu"], ratios["cache"]
+    return [
+        f"images: {n} x {cfg.dataset}/{cfg.split} at {cfg.image_size} px, backbone {cfg.backbone} "
+        f"({backbone.num_features}-d), batch {cfg.batch_size}, {torch.get_num_threads()} torch threads",
+        f"throughput (best of {cfg.repeats}): ours {throughput['ours_img_per_s']:.1f} img/s, bare forward "
+        f"{throughput['bare_forward_img_per_s']:.1f} img/s, decode+transform alone "
+        f"{throughput['decode_transform_img_per_s']:.1f} img/s",
+        "where our time goes: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in breakdown.items())
+        + f"; loading is {'THE BOTTLENECK' if loading_bottleneck else 'not the bottleneck'} "
+        f"(decode+transform {dec:.2f} s vs forward {bare_s:.2f} s)",
+        f"same embeddings from both paths: {same} (max abs diff {max_diff:.2e})",
+        f"cross-check on process CPU seconds (less sensitive to other load): ours/bare-forward {cpu_ratio:.3f}",
+        ratio_line("embed throughput ours/bare-forward", ratio, THROUGHPUT_GOAL),
+        ratio_line("embed throughput ours/bare-forward, median of paired repeats", paired, THROUGHPUT_GOAL),
+        ratio_line("embed cache hit vs recompute (speed-up)", cache_ratio, CACHE_GOAL),
+    ]
+
+
 def run(cfg: EmbedBenchConfig, progress: bool = True) -> dict:
     """Measure both comparisons; returns the JSON-ready record (no provenance)."""
     torch.manual_seed(cfg.seed)
@@ -145,24 +170,8 @@ def run(cfg: EmbedBenchConfig, progress: bool = True) -> dict:
         "other": 1 - (bare_s + dec + s["cache_write"]["best_s"]) / ours,
     }
     loading_bottleneck = dec >= bare_s
-    lines = report(
-        [
-            f"images: {n} x {cfg.dataset}/{cfg.split} at {cfg.image_size} px, backbone {cfg.backbone} "
-            f"({backbone.num_features}-d), batch {cfg.batch_size}, {torch.get_num_threads()} torch threads",
-            f"throughput (best of {cfg.repeats}): ours {throughput['ours_img_per_s']:.1f} img/s, bare forward "
-            f"{throughput['bare_forward_img_per_s']:.1f} img/s, decode+transform alone "
-            f"{throughput['decode_transform_img_per_s']:.1f} img/s",
-            "where our time goes: "
-            + ", ".join(f"{k} {v:.1%}" for k, v in breakdown.items())
-            + f"; loading is {'THE BOTTLENECK' if loading_bottleneck else 'not the bottleneck'} "
-            f"(decode+transform {dec:.2f} s vs forward {bare_s:.2f} s)",
-            f"same embeddings from both paths: {same} (max abs diff {max_diff:.2e})",
-            f"cross-check on process CPU seconds (less sensitive to other load): ours/bare-forward {cpu_ratio:.3f}",
-            ratio_line("embed throughput ours/bare-forward", ratio, THROUGHPUT_GOAL),
-            ratio_line("embed throughput ours/bare-forward, median of paired repeats", paired, THROUGHPUT_GOAL),
-            ratio_line("embed cache hit vs recompute (speed-up)", cache_ratio, CACHE_GOAL),
-        ]
-    )
+    ratios = {"ours_over_bare": ratio, "paired": paired, "cpu": cpu_ratio, "cache": cache_ratio}
+    lines = report(_lines(cfg, backbone, n, throughput, breakdown, loading_bottleneck, (dec, bare_s), m, ratios))
     return {
         "n_images": n,
         "feature_dim": backbone.num_features,

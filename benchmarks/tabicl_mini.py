@@ -167,17 +167,10 @@ def embeddings_part(cfg: MiniBenchConfig, weights, progress: bool) -> dict:
     }
 
 
-def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dict:
-    started = time.perf_counter()
-    weights = resolve_weights(cfg.checkpoint or "mini", cfg.cache_dir or ".")
-    name = weights.name  # TabICL-mini, TabICL-mini-w64, TabICL (local)
-    if cfg.fewshot_only:
-        cfg = replace(cfg, tables=(), embeddings_profile="")
-    rows = evaluate_checkpoint(weights.path, cfg.tables, cfg.context_sizes, cfg.seeds)
-    tables = table_summary(rows)
+def _tables_lines(cfg: MiniBenchConfig, name: str, tables: dict) -> tuple[list[str], dict]:
+    """The held-out tables' report lines and the bar's two table conditions (``{}`` without the whole pool)."""
     whole = tables["0"]["mean"] if "0" in tables else None
-    lines = []
-    bar = {}
+    lines, bar = [], {}
     if whole:
         bar["tables_vs_nearest_mean"] = whole["tabicl"] >= whole["nearest_mean"]
         bar["tables_vs_logreg"] = whole["tabicl"] >= LOGREG_SHARE_GOAL * whole["logreg"]
@@ -194,24 +187,43 @@ def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dic
             f"tables, context {n if n != '0' else 'all'}: {name} {m['tabicl']:.3f} | logreg {m['logreg']:.3f} "
             f"| 5-NN {m['knn']:.3f} | nearest mean {m['nearest_mean']:.3f} | chance {m['chance']:.3f}"
         )
+    return lines, bar
+
+
+def _embedding_lines(name: str, emb: dict) -> tuple[list[str], bool]:
+    """The digits embeddings' report lines and the bar's condition (TabICL-mini >= the nearest class mean at every
+    fraction)."""
+    worst = min(v["tabicl"]["mean"] - v["nearest_mean"]["mean"] for v in emb["by_fraction"].values())
+    lines = [
+        f"digits embeddings ({emb['width']}-d), fraction {f} ({v['n_context']} rows): {name} "
+        f"{v['tabicl']['mean']:.3f} | logreg {v['logreg']['mean']:.3f} | 5-NN {v['knn']['mean']:.3f} | "
+        f"nearest mean {v['nearest_mean']['mean']:.3f} | nearest mean, context-standardised rows "
+        f"{v['nearest_mean_standardised']['mean']:.3f}"
+        for f, v in emb["by_fraction"].items()
+    ]
+    lines.append(f"digits embeddings: worst {name} minus nearest mean over fractions {worst:+.3f}")
+    fractions = emb["by_fraction"].values()
+    worst_std = min(v["tabicl"]["mean"] - v["nearest_mean_standardised"]["mean"] for v in fractions)
+    lines.append(
+        f"digits embeddings: worst {name} minus the nearest mean on context-standardised rows {worst_std:+.3f} "
+        "(information only; the bar is against the raw rows)"
+    )
+    return lines, worst >= 0
+
+
+def run(cfg: MiniBenchConfig, progress: bool = True, quick: bool = False) -> dict:
+    started = time.perf_counter()
+    weights = resolve_weights(cfg.checkpoint or "mini", cfg.cache_dir or ".")
+    name = weights.name  # TabICL-mini, TabICL-mini-w64, TabICL (local)
+    if cfg.fewshot_only:
+        cfg = replace(cfg, tables=(), embeddings_profile="")
+    rows = evaluate_checkpoint(weights.path, cfg.tables, cfg.context_sizes, cfg.seeds)
+    tables = table_summary(rows)
+    lines, bar = _tables_lines(cfg, name, tables)
     emb = embeddings_part(cfg, weights, progress) if cfg.embeddings_profile else None
     if emb:
-        worst = min(v["tabicl"]["mean"] - v["nearest_mean"]["mean"] for v in emb["by_fraction"].values())
-        bar["embeddings_vs_nearest_mean_every_fraction"] = worst >= 0
-        for f, v in emb["by_fraction"].items():
-            lines.append(
-                f"digits embeddings ({emb['width']}-d), fraction {f} ({v['n_context']} rows): {name} "
-                f"{v['tabicl']['mean']:.3f} | logreg {v['logreg']['mean']:.3f} | 5-NN {v['knn']['mean']:.3f} | "
-                f"nearest mean {v['nearest_mean']['mean']:.3f} | nearest mean, context-standardised rows "
-                f"{v['nearest_mean_standardised']['mean']:.3f}"
-            )
-        lines.append(f"digits embeddings: worst {name} minus nearest mean over fractions {worst:+.3f}")
-        fractions = emb["by_fraction"].values()
-        worst_std = min(v["tabicl"]["mean"] - v["nearest_mean_standardised"]["mean"] for v in fractions)
-        lines.append(
-            f"digits embeddings: worst {name} minus the nearest mean on context-standardised rows {worst_std:+.3f} "
-            "(information only; the bar is against the raw rows)"
-        )
+        emb_lines, bar["embeddings_vs_nearest_mean_every_fraction"] = _embedding_lines(name, emb)
+        lines += emb_lines
     fewshot, fewshot_lines, fewshot_bar = fewshot_part(cfg, weights.path) if cfg.fewshot_tables else ({}, [], {})
     lines += fewshot_lines
     bar.update(fewshot_bar)

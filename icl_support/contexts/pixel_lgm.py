@@ -265,14 +265,9 @@ def distill(
     ``real_labels``: (M,) int64 in [0, n_classes). ``stop_after`` ends the run early after that
     many steps (for tests of interruption); the checkpoint then holds the state to resume from.
 
-    ``parallel`` (data parallelism, e.g. :class:`icl_support.parallel.collective.Collective`): an object
-    with ``rank``, ``world_size``, ``all_reduce_sum_(tensor)`` and ``barrier()``. Every rank draws
-    the whole step's randomness from the same generator and computes only its contiguous slice of
-    the real batch and of the K augmented synthetic copies; the head-gradient sums and the image
-    gradients are all-reduced, so every rank holds the same images. Only rank 0 writes checkpoints.
-
-    ``anchor``: the class means a config with ``anchor`` > 0 pulls the images' centre-view embeddings to
-    (single process only).
+    ``parallel``: data parallelism (:func:`_parallel_step`; e.g. a
+    :class:`icl_support.parallel.collective.Collective`); only rank 0 writes checkpoints. ``anchor``: the class
+    means a config with ``anchor`` > 0 pulls the images' centre-view embeddings to (single process only).
     """
     cfg = config
     _check_inputs(real_images, real_labels, n_classes, cfg, parallel, anchor)
@@ -425,7 +420,12 @@ def _check_same_start(parallel, start: int, device: torch.device) -> None:
 
 def _parallel_step(run: _Run, opt, idx: torch.Tensor, parallel) -> torch.Tensor:
     """One data-parallel LGM step up to the optimizer: fills the pyramid's gradients (identical on
-    every rank) and returns the loss. Consumes ``run.gen`` exactly as the single-process step does."""
+    every rank) and returns the loss. Consumes ``run.gen`` exactly as the single-process step does.
+
+    ``parallel``: an object with ``rank``, ``world_size``, ``all_reduce_sum_(tensor)`` and ``barrier()``. Every rank
+    draws the whole step's randomness from the same generator and computes only its contiguous slice of the real
+    batch and of the K augmented synthetic copies; the head-gradient sums and the image gradients are all-reduced,
+    so every rank holds the same images."""
     cfg, features, syn_labels = run.cfg, run.features, run.syn_labels
     device, K = features.mean.device, cfg.augs_per_step
     n_real = len(idx)
