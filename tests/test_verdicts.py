@@ -59,3 +59,20 @@ def test_a_rise_that_stops_is_not_a_trend():
     widen the interval across 0, so one early step cannot carry "holds"."""
     verdict, info = trend_verdict(SIZES, est(0.4085, 0.4738, 0.4875, 0.479, std=0.01))
     assert verdict == UNDECIDED and info["low"] < 0 < info["slope"]
+
+
+def test_judge_ordering_gates_tabicl_by_its_own_adequacy_and_lets_the_peers_judge():
+    from icl_support.evaluation.verdicts import judge_ordering
+
+    def e(m, n=3, s=0.01):
+        return {"mean": m, "std": s, "n": n}
+
+    res = {  # TabICL reads random rows at 0.3 / 0.5 = 0.6 of 1-NN: too weak; the nearest class mean sees the order
+        "syn": {"tabicl": e(0.6), "nearest_mean": e(0.6)},
+        "cen": {"tabicl": e(0.4, 1, 0.0), "nearest_mean": e(0.4, 1, 0.0)},
+        "rnd": {"tabicl": e(0.3, 20), "nearest_mean": e(0.2, 20), "one_nn": e(0.5, 20)},
+    }
+    judged = judge_ordering(res, ("syn", "cen", "rnd"), synthetic=("syn",), reference="rnd")
+    assert judged.adequacy["tabicl"] == 0.3 / 0.5 and np.isnan(judged.adequacy["tabicl_pool"])  # not recorded
+    assert judged.verdicts == {"tabicl": "learner too weak here to judge", "nearest_mean": "holds here"}
+    assert judged.overall == "holds here" and set(judged.estimates) == {"tabicl", "nearest_mean"}

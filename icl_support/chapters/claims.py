@@ -23,6 +23,7 @@ from ..evaluation.records import (
     benefit_over_real,
     class_count_benefit,
     evaluator_labels,
+    k1_results,
     read_records,
     weights_name,
 )
@@ -32,13 +33,11 @@ from ..evaluation.verdicts import (
     NOT_TESTABLE,
     PARTLY,
     SHOWN,
-    TOO_WEAK,
     VERDICTS,
     Estimate,
     adequacy,
-    combine,
     gate_by_adequacy,
-    order_verdict,
+    judge_ordering,
     trend_verdict,
 )
 
@@ -169,35 +168,23 @@ ORDER_LABEL = {"pixel_lgm": "synthetic", "nearest_centroid": "centroid", "random
 
 def _ordering(res: dict, labels: dict) -> tuple[str, str, dict]:
     """The ordering claim on one record's one-per-class results: (verdict, text, values)."""
-    values, parts, peer_verdicts = {}, [], []
-    ratio = (
-        adequacy(res["random"]["tabicl"]["mean"], res["random"]["one_nn"]["mean"])
-        if "tabicl" in res["random"]
-        else float("nan")
-    )  # noqa: E501
-    values["claim_k1_adequacy"] = ratio
-    verdict_tabicl = None
-    for ev in ("tabicl", "tabicl_pool", "nearest_mean", "logreg", "linear_probe"):
-        if not all(ev in res[n] for n in ORDER):
-            continue
-        est = {n: Estimate.of(res[n][ev]) for n in ORDER}
-        verdict, info = order_verdict(est, list(ORDER), synthetic=("pixel_lgm",))
+    judged = judge_ordering(res, ORDER, synthetic=("pixel_lgm",), reference="random")
+    values, parts = {"claim_k1_adequacy": judged.adequacy["tabicl"]}, []
+    for ev, verdict in judged.verdicts.items():
+        est = judged.estimates[ev]
         numbers = ", ".join(f"{ORDER_LABEL[n]} {est[n].mean:.3f}" for n in ORDER)
         if ev == "tabicl":
-            verdict = verdict_tabicl = gate_by_adequacy(verdict, ratio)
-            parts.append(f"{labels[ev]} (adequacy {ratio:.2f} of 1-NN): {verdict} ({numbers})")
+            parts.append(f"{labels[ev]} (adequacy {judged.adequacy[ev]:.2f} of 1-NN): {verdict} ({numbers})")
         elif ev == "tabicl_pool":  # the same learner, preprocessing fitted on the pool: shown beside, never the judge
-            pool_ratio = adequacy(res["random"][ev]["mean"], res["random"]["one_nn"]["mean"])
-            verdict = gate_by_adequacy(verdict, pool_ratio)
-            values["claim_k1_adequacy_pool"] = pool_ratio
-            parts.append(f"{labels['tabicl']} with pool statistics (adequacy {pool_ratio:.2f}): {verdict} ({numbers})")
+            values["claim_k1_adequacy_pool"] = judged.adequacy[ev]
+            parts.append(
+                f"{labels['tabicl']} with pool statistics (adequacy {judged.adequacy[ev]:.2f}): {verdict} ({numbers})"
+            )
         else:
-            peer_verdicts.append(verdict)
-            parts.append(f"{labels.get(ev, ev)}: {verdict} ({numbers}; {info['why']})")
+            parts.append(f"{labels.get(ev, ev)}: {verdict} ({numbers}; {judged.why[ev]})")
         values[f"claim_k1_rule_{ev}"] = verdict
         values.update({f"claim_k1_rule_{ev}_{n}": est[n].mean for n in ORDER})
-    overall = verdict_tabicl if verdict_tabicl not in (None, TOO_WEAK) else combine(peer_verdicts)
-    return overall, "; ".join(parts), values
+    return judged.overall, "; ".join(parts), values
 
 
 def _one_per_class_claims(
@@ -211,7 +198,7 @@ def _one_per_class_claims(
         return [_row(claim, "0.96 > 0.92 > random", "not recorded", NOT_TESTABLE, "", cmd)]
     rows = []
     if rec is not None:
-        res = {n: v["1"] for n, v in rec["results"].items() if "1" in v}
+        res = k1_results(rec)
         for ev in evaluator_labels(rec):
             for n in ORDER_LABEL:
                 values[f"claim_k1_{n}_{ev}"] = res[n][ev]["mean"]
@@ -223,7 +210,7 @@ def _one_per_class_claims(
             "Imagenette, DINOv2 and the released TabICL are out of reach offline; the proxy tests the order", cmd,
         ))  # fmt: skip
     source = images if images is not None else rec
-    res = {n: v["1"] for n, v in source["results"].items() if "1" in v}
+    res = k1_results(source)
     labels = {**evaluator_labels(source), "linear_probe": "LGM's linear probe"}
     verdict, text, more = _ordering(res, labels)
     values.update(more)
@@ -234,8 +221,9 @@ def _one_per_class_claims(
     side = recorded.get("lgm_image_size") or recorded.get("distill_res", 64)  # the side the backbone saw
     values["claim_k1_side"] = side
     if twin is not None:
-        twin_res = {n: v["1"] for n, v in twin["results"].items() if "1" in v}
-        twin_verdict, _, _ = _ordering(twin_res, {**evaluator_labels(twin), "linear_probe": "LGM's linear probe"})
+        twin_verdict, _, _ = _ordering(
+            k1_results(twin), {**evaluator_labels(twin), "linear_probe": "LGM's linear probe"}
+        )
         values["claim_k1_twin_verdict"] = twin_verdict
         text = (
             f"at {side} px: {text}. The same contexts at 64 px (cifar10-k1-side-64.json): {twin_verdict} (numbers: the "

@@ -20,6 +20,7 @@ from ..evaluation.records import (
     SYNTHETIC_KINDS,
     class_count_benefit,
     evaluator_labels,
+    k1_results,
     read_record,
     weights_name,
 )
@@ -30,7 +31,7 @@ def order_figure(rec: dict):
     each evaluator of the recorded one-per-class run."""
     import matplotlib.pyplot as plt
 
-    res = {n: v["1"] for n, v in rec["results"].items() if "1" in v}
+    res = k1_results(rec)
     names = {
         "pixel_lgm": ("synthetic", "tab:green"),
         "nearest_centroid": ("centroid", "tab:blue"),
@@ -123,7 +124,7 @@ def images_table(rec: dict) -> tuple[pd.DataFrame, dict]:
     """Mean and std over seeds per context kind and evaluator at one image per class, and the goal check: which
     synthetic images beat the centroid image and random images under TabICL and the nearest class mean, and come
     within 2 points of the class-mean rows under both (``images_goal_text``)."""
-    res = {n: v["1"] for n, v in rec["results"].items() if "1" in v}
+    res = k1_results(rec)
     rows, values = {}, {}
     for name, e in res.items():
         row = {"contexts": e["nearest_mean"]["n"]}

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..evaluation.records import k1_results
 from ..evaluation.tabicl_model import recorded_name
-from ..evaluation.verdicts import TOO_WEAK, Estimate, adequacy, combine, gate_by_adequacy, order_verdict
+from ..evaluation.verdicts import judge_ordering
 
 SIDE_RECORDS = {"64": "cifar10-k1-side-64.json", "224": "cifar10-k1-side-224.json"}
 CONTEXTS = ("random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored@1")
@@ -42,10 +43,6 @@ ORDER = ("pixel_lgm", "nearest_centroid", "random")
 PEERS = ("nearest_mean", "logreg", "linear_probe")
 
 
-def _k1(rec: dict) -> dict:
-    return {name: entry["1"] for name, entry in rec["results"].items() if "1" in entry}
-
-
 SHOWN = ("tabicl", "nearest_mean", "linear_probe")  # the table's evaluators; every evaluator is glued
 
 
@@ -57,7 +54,7 @@ def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dic
     rows: dict[str, dict] = {}
     values: dict = {}
     for side, rec in records.items():
-        res = _k1(rec)
+        res = k1_results(rec)
         values[f"side{side}_weights"] = recorded_name(rec["provenance"])
         values[f"side{side}_hours"] = rec["provenance"].get("wall_time_s", float("nan")) / 3600
         for name in CONTEXTS:
@@ -84,26 +81,15 @@ def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
     cells: dict[str, dict] = {}
     values: dict = {}
     for side, rec in records.items():
-        res = _k1(rec)
-        ratio = adequacy(res["random"]["tabicl"]["mean"], res["random"]["one_nn"]["mean"])
-        values[f"side{side}_adequacy"] = ratio
-        peers, tabicl = [], None
-        for ev in ("tabicl", "tabicl_pool", *PEERS):
-            if not all(ev in res[n] for n in ORDER):
-                continue
-            est = {n: Estimate.of(res[n][ev]) for n in ORDER}
-            verdict, _ = order_verdict(est, list(ORDER), synthetic=("pixel_lgm",))
-            if ev.startswith("tabicl"):
-                verdict = gate_by_adequacy(
-                    verdict, adequacy(res["random"][ev]["mean"], res["random"]["one_nn"]["mean"])
-                )
-                tabicl = verdict if ev == "tabicl" else tabicl
-            else:
-                peers.append(verdict)
+        judged = judge_ordering(k1_results(rec), ORDER, synthetic=("pixel_lgm",), reference="random",
+                                evaluators=("tabicl", "tabicl_pool", *PEERS))  # fmt: skip
+        values[f"side{side}_adequacy"] = judged.adequacy["tabicl"]
+        for ev, verdict in judged.verdicts.items():
+            est = judged.estimates[ev]
             cells.setdefault(EVALUATORS[ev], {})[f"{side} px"] = verdict
             values[f"side{side}_verdict_{ev}"] = verdict
             values[f"side{side}_gap_{ev}"] = est["pixel_lgm"].mean - est["nearest_centroid"].mean
-        values[f"side{side}_verdict"] = tabicl if tabicl not in (None, TOO_WEAK) else combine(peers)
+        values[f"side{side}_verdict"] = judged.overall
     return pd.DataFrame(cells).T, values
 
 

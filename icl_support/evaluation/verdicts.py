@@ -130,3 +130,48 @@ def combine(verdicts: list[str]) -> str:
     if any(v == FAILS for v in verdicts):
         return FAILS
     return UNDECIDED
+
+
+ORDERING_EVALUATORS = ("tabicl", "tabicl_pool", "nearest_mean", "logreg", "linear_probe")
+TABICL_EVALUATORS = ("tabicl", "tabicl_pool")  # gated by their own adequacy; never peers
+
+
+@dataclass(frozen=True)
+class OrderJudgement:
+    """:func:`judge_ordering`'s outcome, per evaluator that scored every context of the order: its verdict
+    (TabICL's gated), the estimates it read and the rule's reasons; TabICL's adequacy per TabICL evaluator; and the
+    claim's verdict (TabICL's where the learner is adequate, else the peers' combined)."""
+
+    verdicts: dict[str, str]
+    estimates: dict[str, dict[str, Estimate]]
+    why: dict[str, str]
+    adequacy: dict[str, float]
+    overall: str
+
+
+def judge_ordering(
+    res: dict, order: tuple[str, ...], synthetic: tuple[str, ...], reference: str, evaluators=ORDERING_EVALUATORS
+) -> OrderJudgement:
+    """The ordering rule on one record's one-per-class results ``res`` (``{context: {evaluator: stats}}``): each
+    evaluator's :func:`order_verdict` on ``order``; a TabICL evaluator's verdict gated by its adequacy, its accuracy
+    over 1-NN's on the ``reference`` contexts (random draws)."""
+    verdicts, estimates, why, ratios, peers = {}, {}, {}, {}, []
+    for ev in evaluators:
+        if ev in TABICL_EVALUATORS:
+            ratios[ev] = (
+                adequacy(res[reference][ev]["mean"], res[reference]["one_nn"]["mean"])
+                if ev in res[reference]
+                else float("nan")
+            )
+        if not all(ev in res[n] for n in order):
+            continue
+        estimates[ev] = {n: Estimate.of(res[n][ev]) for n in order}
+        verdict, info = order_verdict(estimates[ev], list(order), synthetic=synthetic)
+        if ev in TABICL_EVALUATORS:
+            verdict = gate_by_adequacy(verdict, ratios[ev])
+        else:
+            peers.append(verdict)
+        verdicts[ev], why[ev] = verdict, info["why"]
+    tabicl = verdicts.get("tabicl")
+    overall = tabicl if tabicl not in (None, TOO_WEAK) else combine(peers)
+    return OrderJudgement(verdicts, estimates, why, ratios, overall)
