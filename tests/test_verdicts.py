@@ -1,5 +1,6 @@
 """The verdict rules on made-up records whose answers are known: holds, fails, undecided, in part, too thin."""
 
+import numpy as np
 import pytest
 
 from icl_support.evaluation.verdicts import (
