@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .generated import with_block, write_or_check
+from .rehearsal import continued
 
 START, END = "<!-- costs:start (generated: python -m icl_support.book.cost_table) -->", "<!-- costs:end -->"
 # the downloaded archives' published sizes (bytes of the files torchvision fetches); models and caches are computed
@@ -35,13 +36,13 @@ def _resume_lines(resume: dict | None) -> list[str]:
         return [f"**Resume after a kill**: FAILED before the kill ({resume.get('error', '')[:200]}).", ""]
     killed, seen = resume["killed_at_step"], resume["steps_seen_after_restart"]
     new = [s for s in seen if s > killed]
-    continued = bool(new) and min(seen) >= killed
+    resumed = continued(killed, seen)
     return [
         f"**Resume after a kill** (`{resume['chapter']}`, LGM {resume['lgm_steps']} steps): the rehearsal killed the "
         f"chapter's process group (SIGKILL) once LGM's checkpoint held step {killed}, then ran the chapter again: "
         f"{'it reused the cached embeddings' if resume['embeddings_reused'] else 'it embedded again'}, and the "
         f"checkpoints it wrote were steps {min(new) if new else 'none'} to {max(new) if new else 'none'}, none below "
-        f"step {killed} ({'continued, not restarted' if continued else 'NOT continued'}); the finished images hold "
+        f"step {killed} ({'continued, not restarted' if resumed else 'NOT continued'}); the finished images hold "
         f"{', '.join(map(str, resume['losses']))} loss values. Check: {'ok' if resume['ok'] else 'FAILED'}.",
         "",
     ]

@@ -265,6 +265,14 @@ def _checkpoint_steps(cache: Path) -> dict[str, int]:
     return steps
 
 
+def continued(killed_at: int, seen: list[int]) -> bool:
+    """Whether a restarted LGM run continued from the killed run's checkpoint (step ``killed_at``), given every
+    checkpoint step ``seen`` after the restart. The killed run's own checkpoint is seen until the restart overwrites
+    it; a restart from step 0 would write an earlier step first (checkpoints are ``max(1, steps // 10)`` apart), so
+    continuing means no step below it and a later one."""
+    return bool(seen) and min(seen) >= killed_at and max(seen) > killed_at
+
+
 def rehearse_resume(work: Path, device: str, chapter: str = RESUME_CHAPTER, steps: int = 12, poll_s: float = 0.2):
     """Kill ``chapter`` mid-LGM (SIGKILL to its process group) and run it again: the restart must take the cached
     embeddings (file untouched) and continue LGM from the checkpoint's step, never from step 0.
@@ -306,10 +314,8 @@ def rehearse_resume(work: Path, device: str, chapter: str = RESUME_CHAPTER, step
         "steps_seen_after_restart": sorted(after), "embeddings_reused": reused, "losses": losses,
         "seconds": time.perf_counter() - start, "error": err,
     }  # fmt: skip
-    # the killed run's own checkpoint is seen until the restart overwrites it; a restart from step 0 would write an
-    # earlier step first (checkpoints are ``max(1, steps // 10)`` apart), so continuing means no step below it
-    continued = bool(after) and min(after) >= resumed_from and max(after) > resumed_from
-    report["ok"] = second.returncode == 0 and reused and bool(losses) and all(n == steps for n in losses) and continued
+    done = continued(resumed_from, sorted(after))
+    report["ok"] = second.returncode == 0 and reused and bool(losses) and all(n == steps for n in losses) and done
     return report
 
 
