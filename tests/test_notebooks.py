@@ -5,10 +5,9 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-import papermill as pm
 import pytest
 
-from icl_support.book.glued_snapshot import differences, glued
+from icl_support.book.glued_snapshot import differences, glued, run_chapters
 from icl_support.book.run_notebook import check_parameters, main, run_notebook
 
 NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
@@ -18,18 +17,7 @@ CHAPTER1 = Path("nbs/01_context_scaling.ipynb")
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("executed")
-    results = {}
-    for nb in NOTEBOOKS:
-        params = {
-            "profile": "smoke",
-            "cache_dir": str(cache_dir),
-            "figures_dir": str(out / "figures"),
-        }
-        if "results_json" in pm.inspect_notebook(str(nb)):
-            params["results_json"] = str(out / f"{nb.stem}.json")
-        run_notebook(nb, out / nb.name, params, progress=False)
-        results[nb.stem] = (out / nb.name, out)
-    return results
+    return {stem: (path, out) for stem, path in run_chapters("smoke", out, cache_dir, NOTEBOOKS).items()}
 
 
 @pytest.mark.notebooks

@@ -38,21 +38,27 @@ def glued(path: str | Path) -> dict[str, str]:
     return out
 
 
-def snapshot(profile: str = "smoke", notebooks: list[Path] | None = None, work: Path | None = None) -> dict:
-    """Run every notebook in ``profile`` (a fresh cache under ``work``) and return its glued values."""
+def run_chapters(profile: str, out: Path, cache_dir: Path, notebooks=None) -> dict[str, Path]:
+    """Execute ``notebooks`` (default: every chapter in ``nbs/``) in ``profile`` into ``out`` (figures and any
+    ``results_json`` there too) with the cache ``cache_dir``: ``{notebook stem: executed notebook}``."""
     import papermill as pm
 
     from .run_notebook import run_notebook
 
-    work = Path(work or tempfile.mkdtemp(prefix="glued-"))
-    values = {}
+    executed = {}
     for nb in notebooks or sorted(Path("nbs").glob("*.ipynb")):
-        params = {"profile": profile, "cache_dir": str(work / "cache"), "figures_dir": str(work / "figures")}
+        params = {"profile": profile, "cache_dir": str(cache_dir), "figures_dir": str(out / "figures")}
         if "results_json" in pm.inspect_notebook(str(nb)):
-            params["results_json"] = str(work / f"{nb.stem}.json")
-        run_notebook(nb, work / nb.name, params, progress=False)
-        values[nb.stem] = glued(work / nb.name)
-    return values
+            params["results_json"] = str(out / f"{nb.stem}.json")
+        run_notebook(nb, out / nb.name, params, progress=False)
+        executed[nb.stem] = out / nb.name
+    return executed
+
+
+def snapshot(profile: str = "smoke", notebooks: list[Path] | None = None, work: Path | None = None) -> dict:
+    """Run every notebook in ``profile`` (a fresh cache under ``work``) and return its glued values."""
+    work = Path(work or tempfile.mkdtemp(prefix="glued-"))
+    return {stem: glued(path) for stem, path in run_chapters(profile, work, work / "cache", notebooks).items()}
 
 
 def differences(before: dict, after: dict) -> list[str]:
