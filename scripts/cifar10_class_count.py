@@ -25,7 +25,7 @@ from icl_support.data.datasets import class_subset_root, load_dataset
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.evaluation.provenance import provenance
 
-STRATEGIES = ["random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored"]
+STRATEGIES = ["random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored"]  # unless the YAML names some
 
 
 def subsets(classes: tuple[str, ...], counts: list[int]) -> dict[str, tuple[str, ...]]:
@@ -59,7 +59,7 @@ def main() -> None:
             root = str(class_subset_root(s.data_root, subset, s.cache_path / "class-subsets" / "-".join(subset)))
         settings = with_overrides(
             s, data_root=root, n_train=per_class_train * len(subset), n_test=per_class_test * len(subset),
-            strategies=STRATEGIES, ks=[1], lgm_ipcs=[1],
+            strategies=list(s.strategies) or STRATEGIES, ks=[1], lgm_ipcs=[1],
         )  # fmt: skip
         sub_run = run.with_settings(settings)
         sweep = run_sweep(sub_run, prepare_images(settings))
@@ -72,8 +72,10 @@ def main() -> None:
             "notes": {
                 "subsets": "for each class count, the first and the last classes in the dataset's order; 'all' = "
                 "every class. Images per class as in the YAML",
-                "rows": f"one image (or row) per class; random over {s.selection_seeds} draws; pixel LGM and anchored "
-                f"LGM (weight {s.lgm_anchor:g}) one distillation each ({s.distill_steps} steps, K = {s.distill_augs})",
+                "rows": f"one image (or row) per class; random over {s.selection_seeds} draws; every synthetic kind "
+                f"({', '.join(n for n in (list(s.strategies) or STRATEGIES) if 'lgm' in n)}; anchor weight "
+                f"{s.lgm_anchor:g}) over {s.distill_seeds} independent distillations ({s.distill_steps} steps, "
+                f"K = {s.distill_augs})",
                 "evaluators": "PCA to pca_dim fitted on each subset's pool; TabICL: " + run.weights.label,
             },
             "provenance": provenance(s, run.weights, wall_time_s=time.perf_counter() - t0, class_counts=counts),

@@ -57,7 +57,7 @@ def probe_scores(run, data, name: str, pca) -> dict | None:
         if images is None:
             return None  # rows, not images: nothing for the probe to augment
         accs.append(scorer(ctx.X, ctx.y, images)["linear_probe"])
-    return stats(accs)
+    return stats(accs, n_test=len(data.y_test))
 
 
 def main() -> None:

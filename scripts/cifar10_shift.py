@@ -34,7 +34,7 @@ def main() -> None:
             "notes": {
                 "contexts": f"{s.ipc} per class from the clean pool; random over {s.selection_seeds} draws",
                 "distilled": f"pixel LGM at ipc {s.ipc}: {s.distill_steps} steps, K = {s.distill_augs}, "
-                f"{s.distill_res} px",
+                f"{s.distill_res} px, {s.distill_seeds} independent distillations",
                 "evaluators": "logreg, nearest class mean, 1-NN on PCA rows fitted on the clean pool; "
                 + ("TabICL too" if not weights.is_random else "TabICL not run (random weights)"),
                 "corruptions": "test images only, CIFAR-10-C constants (icl_support.data.corruptions)",

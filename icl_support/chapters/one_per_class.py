@@ -64,9 +64,9 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
             probe_seeds.extend(scores["linear_probe_seeds"])
             for ev in ONE_PER_CLASS_EVALUATORS:
                 per[ev].append(scores[ev])
-        out[name] = {ev: stats(v) for ev, v in per.items()}
+        out[name] = {ev: stats(v, n_test=scorer.n_test(ev)) for ev, v in per.items()}
         if len(built.contexts) == 1:
-            out[name]["linear_probe"] = stats(probe_seeds)
+            out[name]["linear_probe"] = stats(probe_seeds, n_test=scorer.n_test("linear_probe"))
         out[name]["per_context"] = per
     return out
 

@@ -48,7 +48,7 @@ def corrupted_embeddings(s: Settings, data: ImageData, name: str, severity: int,
 def _scores(scorer: Scorer, ctxs: list[Context]) -> dict:
     """``{evaluator: {mean, std, n}}`` over the contexts ``ctxs`` (several seeds of one strategy)."""
     per = [scorer(c.X, c.y) for c in ctxs]
-    return {ev: stats([p[ev] for p in per]) for ev in per[0] if ev != "tabicl_seconds"}
+    return {ev: stats([p[ev] for p in per], n_test=scorer.n_test(ev)) for ev in per[0] if ev != "tabicl_seconds"}
 
 
 def run_shift(run: Run, data: ImageData, contexts: dict[str, list[Context]], reduce, progress: bool = True) -> dict:

@@ -56,7 +56,7 @@ def score_retrieval(run: Run, scorer: Scorer, data: ImageData, k: int) -> dict |
         start = time.perf_counter()
         model = RetrievalTabICL(env.tabicl(env.seed), ContextSampler("retrieval", per_class=k), stats_)
         pred = classes[model.fit(env.pool, codes).predict(scorer.Z_test_reduced[rows])]  # env.pool: the reduced pool
-        entry[name] = stats([float((pred == scorer.y_test[rows]).mean())])
+        entry[name] = stats([float((pred == scorer.y_test[rows]).mean())], n_test=len(pred))
         entry[f"{name}_seconds"] = stats([time.perf_counter() - start])
     entry["build_seconds"] = stats([0.0])
     entry["rows"] = int(k * len(classes))
@@ -95,7 +95,7 @@ def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
         skip = () if k == 1 else ONE_PER_CLASS_EVALUATORS
         scores = [scorer(ctx.X, ctx.y, skip=skip) for ctx in built.contexts]
         entry = {
-            ev: stats([sc[ev] for sc in scores])
+            ev: stats([sc[ev] for sc in scores], n_test=scorer.n_test(ev))
             for ev in SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
             if ev in scores[0]
         }

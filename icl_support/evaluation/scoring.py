@@ -208,6 +208,13 @@ class Scorer:
                 out[f"{ev.name}_seconds"] = float(self.env.extra.pop(f"{ev.name}_seconds"))
         return out
 
+    def n_test(self, evaluator: str) -> int:
+        """How many test rows ``evaluator``'s accuracy is measured on (TabICL may read a subset: ``tabicl_rows``)."""
+        rows = self.env.tabicl_rows
+        if evaluator in TABICL_EVALUATORS and rows is not None:
+            return int(len(np.arange(len(self.y_test))[rows]))
+        return int(len(self.y_test))
+
     def per_class_recall(self, X: np.ndarray, y: np.ndarray, evaluator: str = "nearest_mean") -> np.ndarray:
         """Recall per class (C,) of a peer ``evaluator`` fitted on the context rows (reduced like the scores)."""
         pred = make_peer(evaluator, self.env.seed).fit(self.reduce(X), y).predict(self.Z_test_reduced)
@@ -215,7 +222,13 @@ class Scorer:
         return np.array([(pred[self.y_test == c] == c).mean() for c in classes])
 
 
-def stats(values) -> dict:
-    """``{"mean", "std", "n"}`` of a list of accuracies (population std)."""
+def stats(values, n_test: int | None = None) -> dict:
+    """``{"mean", "std", "n"}`` of a list of values (accuracies, seconds), plus ``n_test`` when given: the number of
+    test rows each accuracy was measured on, from which a reader takes the test-set (binomial) sampling error.
+
+    ``std`` is the sample standard deviation (ddof 1; 0 for a single value, which has no spread to estimate)."""
     v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std()), "n": int(len(v))}
+    out = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": int(len(v))}
+    if n_test is not None:
+        out["n_test"] = int(n_test)
+    return out
