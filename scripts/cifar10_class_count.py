@@ -25,7 +25,13 @@ from icl_support.data.datasets import class_subset_root, load_dataset
 from icl_support.embedding.image_pool import prepare_images
 from icl_support.evaluation.provenance import provenance
 
-STRATEGIES = ["random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored"]  # unless the YAML names some
+STRATEGIES = [
+    "random",
+    "nearest_centroid",
+    "class_mean",
+    "pixel_lgm",
+    "pixel_lgm_anchored",
+]  # unless the YAML names some
 
 
 def subsets(classes: tuple[str, ...], counts: list[int]) -> dict[str, tuple[str, ...]]:

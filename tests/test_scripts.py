@@ -14,7 +14,7 @@ import yaml
     [
         ("cifar10_proxy", {"random_draws": 2}),
         ("cifar10_pareto", {"ks": [1], "strategies": ["random", "class_mean", "row_lgm", "full"]}),
-        ("cifar10_shift", {"corruptions": ["jpeg"], "severities": [2], "selection_seeds": 2}),
+        ("cifar10_shift", {"corruptions": ["jpeg"], "severities": [2], "selection_seeds": 2, "distill_seeds": 2}),
     ],
 )
 def test_script_writes_results(script, params, tmp_path, cache_dir, monkeypatch):
@@ -27,11 +27,23 @@ def test_script_writes_results(script, params, tmp_path, cache_dir, monkeypatch)
     assert data["provenance"]["settings"]["profile"] == "smoke" and data["results"]
     assert data["provenance"]["tabicl_weights"] == "mini"  # smoke: the shipped TabICL-mini, named in the notes
     assert "TabICL-mini" in json.dumps(data["notes"]) or "TabICL too" in json.dumps(data["notes"])
+    settings = data["provenance"]["settings"]
     if script == "cifar10_shift":
-        assert set(data["results"]) == {"random", "centroid", "class_mean", "distilled"}
-        assert data["results"]["random"]["jpeg"]["2"]["nearest_mean"]["n"] == 2
+        res = data["results"]
+        assert set(res) == {"random", "centroid", "class_mean", "distilled"}
+        assert res["random"]["jpeg"]["2"]["nearest_mean"]["n"] == 2
+        # the YAML's distill_seeds reach the synthetic images (a verdict needs independent distillations), and every
+        # accuracy says how many test rows it was measured on (its binomial error)
+        assert res["distilled"]["clean"]["0"]["nearest_mean"]["n"] == 2
+        assert res["distilled"]["clean"]["0"]["logreg"]["n_test"] == settings["n_test"]
+        assert "2 independent distillations" in data["notes"]["distilled"]
     if script == "cifar10_pareto":
-        assert set(data["results"]) == {"random", "class_mean", "row_lgm", "full"}
+        res = data["results"]
+        assert set(res) == {"random", "class_mean", "row_lgm", "full"}
+        assert res["random"]["1"]["logreg"]["n_test"] == settings["n_test"]
+        assert res["random"]["1"]["tabicl"]["n_test"] == (settings["n_tabicl_test"] or settings["n_test"])
+        spread = res["random"]["1"]["logreg"]
+        assert spread["n"] == settings["selection_seeds"] and spread["std"] >= 0
 
 
 def test_script_rejects_unknown_parameter(tmp_path, monkeypatch):

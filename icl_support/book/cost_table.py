@@ -48,8 +48,36 @@ def _resume_lines(resume: dict | None) -> list[str]:
     ]
 
 
-def render(costs: dict | None, rehearsal: dict | None) -> str:
-    """The markdown block: estimated GPU work per computation, the rehearsal's measured CPU seconds, the disk."""
+# the recorded CPU runs the claims page's verdicts about synthetic images read (scripts/ with the YAML beside each)
+VERDICT_RUNS = (
+    "cifar10-k1-side-64.json", "cifar10-k1-side-224.json", "cifar10-k1-budget-64.json", "cifar10-shift.json",
+    "cifar10-class-count.json",
+)  # fmt: skip
+
+
+def _verdict_run_lines(records: dict[str, dict]) -> list[str]:
+    """What each recorded verdict run cost on this CPU, from its own provenance: LGM budget and wall time."""
+    if not records:
+        return []
+    lines = [
+        "**Measured: the recorded runs behind the synthetic-image verdicts** (CPU, one torch thread each, in the "
+        "background; wall time from each record's provenance):",
+        "",
+        "| record | LGM budget | distillations | wall time |",
+        "|---|---|---|---|",
+    ]
+    for name, rec in records.items():
+        s = rec["provenance"].get("settings", {})
+        side = s.get("lgm_image_size") or s.get("distill_res")
+        budget = f"{s.get('distill_steps', 0):,} steps, K = {s.get('distill_augs', 0)}, {side} px"
+        seconds = rec["provenance"].get("wall_time_s", float("nan"))
+        lines.append(f"| `{name}` | {budget} | {s.get('distill_seeds', 1)} | {_duration(seconds)} |")
+    return lines + [""]
+
+
+def render(costs: dict | None, rehearsal: dict | None, verdict_runs: dict[str, dict] | None = None) -> str:
+    """The markdown block: estimated GPU work per computation, the rehearsal's measured CPU seconds, what the
+    recorded verdict runs cost, the disk."""
     lines = []
     if costs is not None:
         s = costs["settings"]
@@ -82,6 +110,7 @@ def render(costs: dict | None, rehearsal: dict | None) -> str:
             lines.append(f"| {chapter} | {'yes' if entry['ok'] else 'FAILED'} | {entry['seconds']:.0f} | {cell} |")
         lines.append("")
         lines += _resume_lines(rehearsal.get("resume"))
+    lines += _verdict_run_lines(verdict_runs or {})
     lines += ["**Disk** for downloads and caches (each archive about doubles once extracted):", "",
               "| what | size | basis |", "|---|---|---|"]  # fmt: skip
     lines += [f"| {what} | {size / 2**20:,.0f} MB | the published archive |" for what, size in ARCHIVES]
@@ -115,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
     results = Path(args.results)
-    block = render(_load(results / "bench-paper-costs.json"), _load(results / "rehearsal-cpu.json"))
+    runs = {name: rec for name in VERDICT_RUNS if (rec := _load(results / name)) is not None}
+    block = render(_load(results / "bench-paper-costs.json"), _load(results / "rehearsal-cpu.json"), runs)
     page = Path(args.page)
     return write_or_check(page, with_block(page.read_text(), block, START, END), args.check, f"{page}'s cost table")
 

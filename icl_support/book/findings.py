@@ -36,9 +36,12 @@ def _retrieval(results_dir: Path) -> dict | None:
 def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str], str]) -> list[str]:
     """The findings as markdown bullet lines (``link(chapter stem)`` -> a link target for that chapter)."""
     table, v = claims_table(records)
-    verdict = {row["claim"]: row["verdict"] for _, row in table.iterrows()}
-    claims = f"[claims]({link('04b_claims')})"
-    lines = _claim_lines(v, verdict, link, claims)
+    rows = {row["key"]: row for _, row in table.iterrows()}
+
+    def card(key: str) -> str:
+        return f"[card]({link('04b_claims')}#claim-{key})"
+
+    lines = _claim_lines(v, rows, link, card)
     lines.append(
         "**The write-up's levels**: not testable here (90% at 20% of CIFAR-10 as context; 92% and 96% for the "
         "centroid and synthetic images on Imagenette); they need DINOv2 and the released TabICL, which this machine "
@@ -47,43 +50,42 @@ def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str],
     return lines + _learner_lines(results_dir, link) + _retrieval_lines(Path(results_dir), link)
 
 
-def _claim_lines(v: dict, verdict: dict, link: Callable[[str], str], claims: str) -> list[str]:
-    """The write-up's claims that this build could judge, each with its numbers and setting."""
+def _claim_lines(v: dict, rows: dict, link: Callable[[str], str], card: Callable[[str], str]) -> list[str]:
+    """The write-up's claims that this build could judge, each with its numbers, its caveat and a link to its card."""
     lines = []
     if "claim_scaling_slope" in v:
         lines.append(
             f"**Accuracy grows with the context**: {v['claim_scaling_verdict']}; {v['claim_ctx_weights']}'s accuracy "
             f"changes by {v['claim_scaling_slope']:+.3f} per tenfold more context rows (95% interval "
-            f"{v['claim_scaling_low']:+.3f} to {v['claim_scaling_high']:+.3f}), logistic regression "
-            f"{v['claim_scaling_logreg_slope']:+.3f}; {SETTING} at 224 px. "
-            f"Evidence: [chapter 1]({link('01_context_scaling')}), {claims}."
+            f"{v['claim_scaling_low']:+.3f} to {v['claim_scaling_high']:+.3f}), logistic regression's by "
+            f"{v['claim_scaling_logreg_slope']:+.3f} ({v['claim_scaling_logreg_low']:+.3f} to "
+            f"{v['claim_scaling_logreg_high']:+.3f}); {SETTING} at 224 px, "
+            f"{v['claim_scaling_df']:.0f} residual degrees "
+            f"of freedom. Evidence: [chapter 1]({link('01_context_scaling')}), {card('scaling')}."
         )
     if "claim_time_exponent" in v:
         lines.append(
-            f"**Time looks linear but is quadratic**: {v['claim_time_verdict']}; the full-size TabICL's "
-            f"time grows as N^{v['claim_time_exponent']:.2f} up to N = {v['claim_time_n_max']:,.0f} context rows, and "
-            f"its quadratic term overtakes the linear one only from N ≈ {v['claim_time_crossover']:,.0f} (CPU). "
-            f"Evidence: [chapter 2]({link('02_inference_time')})."
+            f"**Time looks linear but is quadratic**: {v['claim_time_verdict']}; the full-size TabICL's time grows as "
+            f"N^{v['claim_time_exponent']:.2f} up to N = {v['claim_time_n_max']:,.0f} context rows; "
+            "its in-context stage "
+            f"turns quadratic from N ≈ {v['claim_time_icl_crossover']:,.0f} (95% interval "
+            f"{v['claim_time_icl_low']:,.0f} to {v['claim_time_icl_high']:,.0f}), the whole model from N ≈ "
+            f"{v['claim_time_crossover']:,.0f} ({v['claim_time_crossover_low']:,.0f} to "
+            f"{v['claim_time_crossover_high']:,.0f}); CPU, one timing per size. "
+            f"Evidence: [chapter 2]({link('02_inference_time')}), {card('time')}."
         )
-    if "claim_k1_rule_verdict" in v:
-        syn, cen = v["claim_k1_rule_nearest_mean_pixel_lgm"], v["claim_k1_rule_nearest_mean_nearest_centroid"]
+    if "order" in rows and "claim_k1_rule_verdict" in v:
         lines.append(
-            f"**Synthetic > centroid > random at one image per class**: {v['claim_k1_rule_verdict']}; "
-            f"the nearest class mean reads the LGM images at {syn:.3f} against {cen:.3f} for the image nearest each "
-            f"centroid (logistic regression: {v.get('claim_k1_rule_logreg', 'not recorded')}, LGM's linear probe: "
-            f"{v.get('claim_k1_rule_linear_probe', 'not recorded')}); {v['claim_k1_weights']} reads one-per-class "
-            "rows at "
-            f"{v['claim_k1_adequacy']:.2f} of 1-NN's accuracy: {v['claim_k1_rule_tabicl']}. CIFAR-10 at "
-            f"{v.get('claim_k1_side', 64)} px, 3 distillations"
-            + (f"; the same contexts at 64 px: {v['claim_k1_twin_verdict']}" if "claim_k1_twin_verdict" in v else "")
-            + f". Evidence: [chapter 4]({link('04_one_per_class')}), {claims}."
+            f"**Synthetic > centroid > random at one image per class**: {rows['order']['verdict']}; "
+            f"{rows['order']['reason']}. Caveats: {rows['order']['caveats']}. Other budgets and sides: "
+            f"{v['claim_k1_other_budgets']}. Evidence: [chapter 4]({link('04_one_per_class')}), {card('order')}."
         )
-    for prefix, what in (("more classes", "more classes"), ("distribution shift", "distribution shift")):
-        row = next((c for c in verdict if c.startswith(prefix)), None)
-        if row is not None:
+    for key, what in (("classes", "more classes"), ("shift", "distribution shift")):
+        if key in rows and rows[key]["this build"] != "not recorded":
+            r = rows[key]
             lines.append(
-                f"**Write-up's prediction that {what} increases the synthetic images' benefit**: {verdict[row]}. "
-                f"Evidence: {claims}."
+                f"**Write-up's prediction that {what} increases the synthetic images' benefit**: {r['verdict']}; "
+                f"{r['reason']}. Caveats: {r['caveats']}. Evidence: {card(key)}."
             )
     return lines
 
@@ -112,7 +114,8 @@ def _retrieval_lines(results_dir: Path, link: Callable[[str], str]) -> list[str]
     return [
         f"**New: retrieval contexts**: each test row reading its {k} nearest training rows of every class scores "
         f"{ret['ret_best_tabicl']:.3f}, against {ret['ret_full_tabicl']:.3f} for the whole 10,000-row pool, at "
-        f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows ({SETTING} "
+        f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows; logistic "
+        f"regression on the whole pool, no TabICL, scores {ret['ret_full_logreg']:.3f}, above both ({SETTING} "
         f"at 64 px, {ret['weights']}). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your "
         f"data: [chapter 8]({link('08_use_it')})."
     ]

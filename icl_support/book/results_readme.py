@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..evaluation.tabicl_model import recorded_name, recorded_variant
 from .generated import write_or_check
 
 HEADER = """# Recorded runs
@@ -59,6 +60,8 @@ def _what(path: Path, rec: dict) -> str:
 
 
 def _weights(rec: dict) -> str:
+    """The weights a record was made with, named by the variant its provenance records (``mini-v1`` records say
+    TabICL-mini-v1 and ``tabicl-mini-v1.ckpt``, whatever label they carried when written)."""
     prov = rec.get("provenance", {})
     weights = rec.get("weights")
     if isinstance(weights, dict):
@@ -67,11 +70,16 @@ def _weights(rec: dict) -> str:
     kind = prov.get("tabicl_weights") or rec.get("tabicl_weights")
     if kind is None:
         return "-"
-    label = prov.get("tabicl_label") or rec.get("tabicl_label") or kind
     if kind == "random":
         return "**RANDOM WEIGHTS**"
+    source = {**rec, **prov, "tabicl_weights": kind}
+    name = recorded_name(source)
+    label = prov.get("tabicl_label") or rec.get("tabicl_label") or ""
+    detail = label[label.index("(") :] if "(" in label else ""
+    if kind == "mini":
+        return f"{name} {detail} (`tabicl-{recorded_variant(source)}.ckpt`)".replace("  ", " ")
     checkpoint = prov.get("tabicl_checkpoint")
-    return f"{label} (`{checkpoint}`)" if checkpoint else label
+    return f"TabICL, local checkpoint `{Path(checkpoint).name}`" if kind == "local" and checkpoint else name
 
 
 def _recorded(rec: dict) -> str:

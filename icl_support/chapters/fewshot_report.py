@@ -18,6 +18,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..evaluation.fewshot import BAR
+
 CONTEXT_LABELS = {
     "random_1": "random, 1 per class",
     "random_2": "random, 2 per class",
@@ -67,12 +69,13 @@ def fewshot_table(records: dict) -> tuple[pd.DataFrame, dict]:
                                f"{key}_pool": s["tabicl_pool"], f"{key}_peer": s[s["peer"]]})  # fmt: skip
         values[f"fs_{name.replace('-', '_')}_bar_met"] = sum(bool(v) for k, v in rec["bar"].items() if "fewshot" in k)
         values[f"fs_{name.replace('-', '_')}_bar_total"] = sum(1 for k in rec["bar"] if "fewshot" in k)
+    values["adequacy_bar"] = BAR["random_1"][1]  # the learner gate of every TabICL verdict (evaluation/verdicts.py)
     return pd.DataFrame(rows).round(3), values
 
 
 def fewshot_curve_figure(records: dict, curves: dict) -> plt.Figure:
     """Best few-shot ratio on digits pixels against pretraining CPU hours: each recorded checkpoint as a point (its
-    lineage's CPU hours), each snapshot curve as a line; dotted: the bar (0.85; 1.0 at five per class)."""
+    lineage's CPU hours), each snapshot curve as a line; dotted: the few-shot bar (``evaluation.fewshot.BAR``)."""
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
     for ax, kind in zip(axes, ("random_1", "class_mean", "random_5"), strict=True):
         for name, rec in records.items():
@@ -85,7 +88,7 @@ def fewshot_curve_figure(records: dict, curves: dict) -> plt.Figure:
             pts = [(p["cpu_hours"], best_ratio(p["summary"][kind])) for p in curve["points"] if kind in p["summary"]]
             if pts:
                 ax.plot(*zip(*pts, strict=True), "-", lw=1, label=f"{name} (snapshots)")
-        ax.axhline(1.0 if kind == "random_5" else 0.85, color="0.5", ls=":")
+        ax.axhline(BAR[kind][1], color="0.5", ls=":")
         ax.set_title(CONTEXT_LABELS[kind] + (" / nearest mean" if kind != "random_1" else " / 1-NN"), fontsize=9)
         ax.set_xlabel("pretraining CPU hours (whole lineage)")
     axes[0].set_ylabel("TabICL / peer, same rows")

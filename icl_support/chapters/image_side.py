@@ -18,11 +18,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evaluation.records import k1_results
+from ..evaluation.records import k1_results, record_n_test
 from ..evaluation.tabicl_model import recorded_name
 from ..evaluation.verdicts import judge_ordering
 
 SIDE_RECORDS = {"64": "cifar10-k1-side-64.json", "224": "cifar10-k1-side-224.json"}
+BUDGET_RECORDS = {**SIDE_RECORDS, "64k8": "cifar10-k1-budget-64.json"}  # 64 px again, LGM 1,000 steps with K = 8
+COLUMN_LABELS = {"64": "64 px", "224": "224 px", "64k8": "64 px, 1,000 steps K = 8"}
+
+
+def column(side: str) -> str:
+    """A record's column label: its side, and its LGM budget where it is not the twins' 200 steps with K = 2."""
+    return COLUMN_LABELS.get(side, f"{side} px")
+
+
 CONTEXTS = ("random", "nearest_centroid", "class_mean", "pixel_lgm", "pixel_lgm_anchored@1")
 CONTEXT_LABELS = {
     "random": "random image",
@@ -65,9 +74,9 @@ def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dic
                 if ev in res[name]:
                     values[f"side{side}_{name.replace('@', '_a')}_{ev}"] = res[name][ev]["mean"]
                     if ev in shown:
-                        row[(label, f"{side} px")] = res[name][ev]["mean"]
+                        row[(label, column(side))] = res[name][ev]["mean"]
     table = pd.DataFrame(rows).T
-    order = [("contexts", "")] + [(EVALUATORS[ev], f"{side} px") for ev in shown for side in records]
+    order = [("contexts", "")] + [(EVALUATORS[ev], column(side)) for ev in shown for side in records]
     table = table[[c for c in order if c in table]]
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table, values
@@ -82,23 +91,43 @@ def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
     values: dict = {}
     for side, rec in records.items():
         judged = judge_ordering(k1_results(rec), ORDER, synthetic=("pixel_lgm",), reference="random",
-                                evaluators=("tabicl", "tabicl_pool", *PEERS))  # fmt: skip
+                                evaluators=("tabicl", "tabicl_pool", *PEERS), n_test=record_n_test(rec))  # fmt: skip
         values[f"side{side}_adequacy"] = judged.adequacy["tabicl"]
         for ev, verdict in judged.verdicts.items():
             est = judged.estimates[ev]
-            cells.setdefault(EVALUATORS[ev], {})[f"{side} px"] = verdict
+            cells.setdefault(EVALUATORS[ev], {})[column(side)] = verdict
             values[f"side{side}_verdict_{ev}"] = verdict
             values[f"side{side}_gap_{ev}"] = est["pixel_lgm"].mean - est["nearest_centroid"].mean
         values[f"side{side}_verdict"] = judged.overall
+        gate = judged.gate
+        if gate is not None:
+            cells.setdefault("distillation gate", {})[column(side)] = (
+                f"{'passed' if gate.passed else 'not passed'}: {gate.synthetic.mean:.3f} vs {gate.random.mean:.3f}"
+            )
+            values[f"side{side}_gate"] = "passed" if gate.passed else "not passed"
+        cells.setdefault("the claim (rule)", {})[column(side)] = judged.overall
     return pd.DataFrame(cells).T, values
+
+
+def k8_hours(rec: dict | None, steps: int = 1000, augs: int = 8) -> float:
+    """CPU-hours that pixel LGM at ``steps`` with K = ``augs`` would take in ``rec``'s setting, for all of its
+    distillations: its recorded seconds per distillation scaled by steps x K (an LGM step embeds K views of every
+    image). NaN without the record."""
+    if rec is None or "pixel_lgm" not in rec["results"]:
+        return float("nan")
+    s = rec["provenance"]["settings"]
+    seconds = rec["results"]["pixel_lgm"]["1"]["build_seconds"]
+    scale = steps * augs / (s["distill_steps"] * s["distill_augs"])
+    return seconds["mean"] * seconds["n"] * scale / 3600
 
 
 def not_recorded() -> dict:
     """The values the claims page's prose reads, for a results folder without both records: numbers as NaN (the page
     prints nan), the weights and verdicts as "not recorded"."""
     values = {}
-    for side in ("64", "224"):
-        values[f"side{side}_weights"] = values[f"side{side}_verdict"] = "not recorded"
+    for side in BUDGET_RECORDS:
+        values[f"side{side}_weights"] = values[f"side{side}_verdict"] = values[f"side{side}_gate"] = "not recorded"
         for name in ("hours", "adequacy", "gap_nearest_mean", "gap_linear_probe", "gap_tabicl"):
             values[f"side{side}_{name}"] = float("nan")
+    values["side224_k8_hours"] = float("nan")
     return values

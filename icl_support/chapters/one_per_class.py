@@ -25,6 +25,7 @@ from ..embedding.image_pool import ImageData
 from ..embedding.tables import fit_width_reducer
 from ..evaluation.run import Run
 from ..evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
+from ..evaluation.verdicts import ADEQUACY_BAR, adequacy
 
 ONE_PER_CLASS_STRATEGIES = ("random", "centroid", "distilled", "neighbors")
 # ``tabicl`` fits TabICL's preprocessing as ``settings.context_stats`` says; ``tabicl_pool`` always on the pool
@@ -187,15 +188,6 @@ def glued_numbers(results: dict) -> dict:
     values["n_random"] = results["random"]["linear_probe"]["n"]
     for name in ONE_PER_CLASS_STRATEGIES:  # learner adequacy: TabICL over 1-NN on the same context rows
         for ev in ("tabicl", "tabicl_pool"):
-            values[f"{name}_{ev}_adequacy"] = learner_adequacy(
-                results[name][ev]["mean"], results[name]["one_nn"]["mean"]
-            )
+            values[f"{name}_{ev}_adequacy"] = adequacy(results[name][ev]["mean"], results[name]["one_nn"]["mean"])
+    values["adequacy_bar"] = ADEQUACY_BAR  # below it, a TabICL verdict is the learner's, not the contexts'
     return values
-
-
-ADEQUACY_BAR = 0.85  # below this share of 1-NN's accuracy on the same rows, a TabICL verdict is not the contexts'
-
-
-def learner_adequacy(tabicl: float, one_nn: float) -> float:
-    """TabICL's accuracy over 1-NN's on the same context rows (NaN when 1-NN scores 0)."""
-    return float(tabicl / one_nn) if one_nn > 0 else float("nan")

@@ -222,6 +222,7 @@ def retrieval_numbers(results: dict) -> dict:
         values[f"ret_k{k}_gain"] = ret[k]["tabicl"]["mean"] - (glob[best_name] if glob else float("nan"))
     full = results["full"]["all"]
     values.update(ret_full_tabicl=full["tabicl"]["mean"], ret_full_seconds=full["tabicl_seconds"]["mean"])
+    values["ret_full_logreg"] = full["logreg"]["mean"] if "logreg" in full else float("nan")  # the peer beside it
     best_k = max(ret, key=lambda k: ret[k]["tabicl"]["mean"])
     values.update(ret_best_k=int(best_k), ret_best_tabicl=ret[best_k]["tabicl"]["mean"])
     return values

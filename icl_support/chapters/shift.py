@@ -74,6 +74,16 @@ def run_shift(run: Run, data: ImageData, contexts: dict[str, list[Context]], red
     return {"results": results, "tabicl": "run" if not weights.is_random else "not run: random weights"}
 
 
+def recorded_values(rec: dict) -> dict:
+    """What chapter 6 glues about a recorded shift run: its TabICL weights, whether TabICL ran, and how many
+    independent distillations its ``distilled`` column averages."""
+    return {
+        "rec_shift_weights": rec["provenance"].get("tabicl_weights", "?"),
+        "rec_shift_tabicl": rec["tabicl"],
+        "rec_distillations": rec["results"]["distilled"]["clean"]["0"]["nearest_mean"]["n"],
+    }
+
+
 SHIFT_STRATEGIES = ("random", "centroid", "class_mean", "distilled")  # registry names and aliases
 
 

@@ -188,7 +188,24 @@ def overview(meta: dict) -> tuple[pd.DataFrame, dict]:
               "released_params": int(released), "size_ratio": released / meta["parameters"]}  # fmt: skip
     curve = meta["loss_curve"]
     values.update(loss_first=curve[0]["loss"], loss_last=curve[-1]["loss"])
+    values.update(training_range(meta.get("recipe")))
     return sizes, values
+
+
+def training_range(recipe: str | None) -> dict:
+    """The largest tables a recipe's whole lineage (its parents' stages included) trained on: ``mini_max_rows``,
+    ``mini_max_features`` (NaN for a recipe this build does not know)."""
+    from ..pretraining.recipes import RECIPES
+
+    cfg = RECIPES.get(recipe or "")
+    rows, features = [], []
+    while cfg is not None:
+        rows += [stage.rows[1] for stage in cfg.stages]
+        features += [stage.features[1] for stage in cfg.stages]
+        cfg = cfg.parent
+    if not rows:
+        return {"mini_max_rows": float("nan"), "mini_max_features": float("nan")}
+    return {"mini_max_rows": max(rows), "mini_max_features": max(features)}
 
 
 def heldout_section(bench: dict) -> tuple[pd.DataFrame, dict]:

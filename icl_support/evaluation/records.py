@@ -47,6 +47,32 @@ def read_runs(paths) -> list[dict] | None:
     return None if recs[0] is None else [r for r in recs if r is not None]
 
 
+def record_n_test(rec: dict | None) -> int | None:
+    """The test rows a record's accuracies were measured on, from its settings (``n_test``), for records written
+    before each entry carried its own ``n_test``; ``None`` when the record does not say."""
+    settings = (rec or {}).get("provenance", {}).get("settings", {}) or {}
+    n = settings.get("n_test")
+    return int(n) if n else None
+
+
+def lgm_budget(rec: dict) -> dict:
+    """The LGM budget a record's synthetic images were distilled at: ``steps``, ``augs`` (K), ``distillations``,
+    ``side`` (the side the backbone saw), from its settings."""
+    s = rec.get("provenance", {}).get("settings", {}) or {}
+    return {
+        "steps": int(s.get("distill_steps", 0)),
+        "augs": int(s.get("distill_augs", 0)),
+        "distillations": int(s.get("distill_seeds", 1)),
+        "side": int(s.get("lgm_image_size") or s.get("distill_res") or 64),
+    }
+
+
+def budget_text(rec: dict) -> str:
+    """``64 px, LGM 1,000 steps with K = 8, 3 distillations``."""
+    b = lgm_budget(rec)
+    return f"{b['side']} px, LGM {b['steps']:,} steps with K = {b['augs']}, {b['distillations']} distillations"
+
+
 def k1_results(rec: dict) -> dict:
     """``{strategy: {evaluator: stats}}`` at one image (or row) per class of a sweep record."""
     return {name: entry["1"] for name, entry in rec["results"].items() if "1" in entry}

@@ -239,3 +239,46 @@ def kv_cache_comparison(
     extra = out["kv_cache_fit_s"] - out["default_fit_s"]
     out["break_even_predicts"] = float(extra / saved) if saved > 0 else float("inf")
     return out
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where the quadratic term of ``t = a + bN + cN^2`` overtakes the linear one, ``N* = b / c`` (rows), with its
+    ``confidence`` interval ``low``..``high`` (``high`` is inf when the quadratic term could be 0) on ``df`` degrees
+    of freedom, and the fitted coefficients."""
+
+    value: float
+    low: float
+    high: float
+    df: float
+    fixed: float
+    linear: float
+    quadratic: float
+
+
+def crossover_interval(n, t, confidence: float = 0.95) -> Crossover:
+    """The crossover of a cost model fitted by weighted least squares with weights ``1 / t^2`` (timing noise is
+    multiplicative: a 5% jitter at 10 s is 0.5 s, at 0.1 s it is 5 ms), its interval by the delta method on
+    ``log(b / c)`` with the coefficients' covariance from the residual scatter, Student's t at ``k - 3`` degrees of
+    freedom for ``k`` sizes. An unweighted fit lets the largest sizes alone set the curve."""
+    from .statistics import t_quantile
+
+    n, t = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    if len(np.unique(n)) < 4 or (t <= 0).any():
+        raise ValueError("a crossover interval needs >= 4 distinct sizes and positive times")
+    A = np.stack([np.ones_like(n), n, n**2], axis=1) / t[:, None]  # rows divided by t: weights 1 / t^2
+    scale = np.linalg.norm(A, axis=0)
+    coef, *_ = np.linalg.lstsq(A / scale, np.ones_like(t), rcond=None)
+    coef = coef / scale
+    df = float(len(n) - 3)
+    resid = np.ones_like(t) - A @ coef
+    s2 = float(resid @ resid) / df
+    cov = s2 * np.linalg.inv(A.T @ A)
+    a, b, c = (float(x) for x in coef)
+    if b <= 0 or c <= 0:
+        return Crossover(float("inf") if c <= 0 else 0.0, float("nan"), float("inf"), df, a, b, c)
+    grad = np.array([0.0, 1.0 / b, -1.0 / c])
+    se = float(np.sqrt(grad @ cov @ grad))
+    half = t_quantile(df, confidence) * se
+    value = b / c
+    return Crossover(value, value * float(np.exp(-half)), value * float(np.exp(half)), df, a, b, c)

@@ -7,18 +7,28 @@ PCA, TabICL-mini), never about the released TabICL and DINOv2.
 ``not testable here``                                 the claim needs what this machine lacks
 ``learner too weak here to judge``                   a TabICL verdict where TabICL-mini reads the contexts far
                                                       worse than 1-NN on the same rows (:data:`ADEQUACY_BAR`)
+``distillation too short here to judge``             a verdict about synthetic images that do not beat random
+                                                      real images under their own objective (:func:`distillation_gate`)
 
-Rules:
+Rules (every interval from :mod:`icl_support.evaluation.statistics`: Student's t at the estimates' degrees of
+freedom, each estimate's SE its spread over contexts and its test-set binomial error in quadrature; no fixed
+floors, no 1.96):
 
 * :func:`trend_verdict` (a quantity grows with a size): the weighted least-squares slope of the means against
-  log10(size), weights 1 / SE^2 with SE = std / sqrt(n) (floored), its 95% interval from the larger of the model
-  and the residual standard errors. ``holds here`` when the interval lies above 0 and no step between successive
-  sizes falls by more than 2 standard errors; ``holds in part here`` when it lies above 0 but such a fall exists;
-  ``fails here`` when it lies at or below 0; ``undecided here`` otherwise.
-* :func:`order_verdict` (a > b > c): each adjacent pair is *ahead* when the difference of means exceeds 2 standard
-  errors of the difference, *behind* when it is below -2, *tied* otherwise. ``holds here`` when every pair is
-  ahead, ``fails here`` when any pair is behind, ``undecided here`` otherwise; and ``undecided here`` whatever the
-  means when a synthetic context has fewer than :data:`MIN_DISTILLATIONS` independent distillations.
+  log10(size), weights 1 / SE^2, its 95% interval from the residual scatter at k - 2 degrees of freedom.
+  ``holds here`` when the interval lies above 0 and no step between successive sizes falls (its 95% interval
+  below 0); ``holds in part here`` when it lies above 0 but such a fall exists; ``fails here`` when it lies below 0;
+  ``undecided here`` otherwise.
+* :func:`order_verdict` (a > b > c): each adjacent pair is *ahead* when the 95% interval of the difference of
+  means lies above 0, *behind* when below, *tied* otherwise. ``holds here`` when every pair is ahead, ``fails
+  here`` when any pair is behind, ``undecided here`` otherwise; and ``undecided here`` whatever the means when a
+  synthetic context has fewer than :data:`MIN_DISTILLATIONS` independent distillations.
+* :func:`change_verdict` (an effect is positive, e.g. the synthetic images' benefit grows): ``holds here`` when
+  its 95% interval lies above 0, ``fails here`` when below, ``undecided here`` when it spans 0.
+* :func:`distillation_gate` (like the learner gate): a verdict about synthetic images is given only when they beat
+  random real images under the objective they were distilled for (LGM's linear probe where recorded, else
+  logistic regression on the same rows), the difference's 95% interval above 0; otherwise
+  :data:`TOO_SHORT`.
 """
 
 from __future__ import annotations
@@ -27,69 +37,51 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .statistics import Estimate, Interval, difference, trend
+
 HOLDS, FAILS, UNDECIDED, PARTLY = "holds here", "fails here", "undecided here", "holds in part here"
 NOT_TESTABLE, TOO_WEAK, SHOWN = "not testable here", "learner too weak here to judge", "shown, not a test"
-VERDICTS = (HOLDS, PARTLY, FAILS, UNDECIDED, NOT_TESTABLE, TOO_WEAK, SHOWN)
+TOO_SHORT = "distillation too short here to judge"
+VERDICTS = (HOLDS, PARTLY, FAILS, UNDECIDED, NOT_TESTABLE, TOO_WEAK, TOO_SHORT, SHOWN)
 MIN_DISTILLATIONS = 3
 ADEQUACY_BAR = 0.85  # TabICL over 1-NN on the same context rows
-SE_FLOOR = 1e-3  # a single deterministic context still has a test-set sampling error of this order at least
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A mean accuracy over ``n`` contexts (seeds, draws or distillations) with their standard deviation."""
-
-    mean: float
-    std: float
-    n: int
-
-    @property
-    def se(self) -> float:
-        return max(self.std / np.sqrt(max(self.n, 1)), SE_FLOOR)
-
-    @classmethod
-    def of(cls, entry: dict) -> Estimate:
-        """From a recorded ``{"mean", "std", "n"}`` entry."""
-        return cls(float(entry["mean"]), float(entry.get("std", 0.0)), int(entry.get("n", 1)))
 
 
 def trend_verdict(sizes, estimates: list[Estimate]) -> tuple[str, dict]:
     """Verdict on "grows with size" and its numbers: ``slope`` (accuracy per decade of size), ``low``/``high``
-    (95% interval) and ``drops`` (successive sizes with a fall beyond 2 standard errors)."""
-    x = np.log10(np.asarray(sizes, dtype=float))
-    y = np.array([e.mean for e in estimates])
-    se = np.array([e.se for e in estimates])
-    if len(x) < 2 or len(np.unique(x)) < 2:
-        raise ValueError("a trend needs at least two distinct sizes")
-    w = 1.0 / se**2
-    xm = np.sum(w * x) / np.sum(w)
-    sxx = np.sum(w * (x - xm) ** 2)
-    slope = float(np.sum(w * (x - xm) * (y - np.sum(w * y) / np.sum(w))) / sxx)
-    model_se = float(np.sqrt(1.0 / sxx))
-    resid = y - (np.sum(w * y) / np.sum(w) + slope * (x - xm))
-    dof = len(x) - 2
-    resid_se = float(np.sqrt(np.sum(w * resid**2) / dof / sxx)) if dof > 0 else 0.0
-    slope_se = max(model_se, resid_se)
-    low, high = slope - 1.96 * slope_se, slope + 1.96 * slope_se
-    order = np.argsort(x)
+    (95% interval), ``df`` and ``drops`` (successive sizes whose difference's interval lies below 0)."""
+    fit = trend(sizes, estimates)
+    slope = fit.slope
+    order = np.argsort(np.log10(np.asarray(sizes, dtype=float)))
     drops = [
         (float(sizes[order[i]]), float(sizes[order[i + 1]]))
         for i in range(len(order) - 1)
-        if y[order[i + 1]] - y[order[i]] < -2 * np.hypot(se[order[i]], se[order[i + 1]])
+        if difference(estimates[order[i + 1]], estimates[order[i]]).high < 0
     ]
-    if low > 0:
+    if slope.low > 0:
         verdict = PARTLY if drops else HOLDS
-    elif high <= 0:
+    elif slope.high < 0:
         verdict = FAILS
     else:
         verdict = UNDECIDED
-    return verdict, {"slope": slope, "low": low, "high": high, "drops": drops}
+    return verdict, {"slope": slope.value, "low": slope.low, "high": slope.high, "df": slope.df, "drops": drops}
 
 
 def pair_outcome(a: Estimate, b: Estimate) -> str:
-    """``ahead`` / ``behind`` / ``tied``: a against b, beyond 2 standard errors of the difference."""
-    diff, se = a.mean - b.mean, float(np.hypot(a.se, b.se))
-    return "ahead" if diff > 2 * se else "behind" if diff < -2 * se else "tied"
+    """``ahead`` / ``behind`` / ``tied``: a against b, by the 95% interval of the difference."""
+    return {1: "ahead", -1: "behind", 0: "tied"}[difference(a, b).sign]
+
+
+def change_verdict(effect: Interval) -> str:
+    """``holds here`` / ``fails here`` / ``undecided here`` on an effect's 95% interval (above / below / across 0)."""
+    return {1: HOLDS, -1: FAILS, 0: UNDECIDED}[effect.sign]
+
+
+def distillation_gate(synthetic: Estimate, random: Estimate) -> tuple[bool, Interval]:
+    """Whether synthetic images beat random real images under the objective they were distilled for (the
+    difference's 95% interval above 0), and that difference."""
+    lead = difference(synthetic, random)
+    return lead.sign > 0, lead
 
 
 def order_verdict(
@@ -147,14 +139,53 @@ class OrderJudgement:
     why: dict[str, str]
     adequacy: dict[str, float]
     overall: str
+    gate: Gate | None = None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The distillation gate's outcome: whether ``synthetic`` beat ``random`` under ``evaluator`` (the objective the
+    images were distilled for, or its stand-in), with both estimates and the difference's interval."""
+
+    passed: bool
+    evaluator: str
+    synthetic: Estimate
+    random: Estimate
+    lead: Interval
+
+    def text(self, label: str) -> str:
+        return (
+            f"under {label} the synthetic images score {self.synthetic.mean:.3f} against {self.random.mean:.3f} for "
+            f"random real images (difference {self.lead.text()})"
+        )
+
+
+GATE_EVALUATORS = ("linear_probe", "logreg")  # the objective LGM distils for, then its stand-in on the same rows
+
+
+def gate_of(res: dict, synthetic: str, random: str, n_test: int | None = None) -> Gate | None:
+    """:func:`distillation_gate` on one-per-class results ``{context: {evaluator: stats}}`` under the first of
+    :data:`GATE_EVALUATORS` recorded for both contexts; ``None`` when neither is."""
+    for ev in GATE_EVALUATORS:
+        if ev in res.get(synthetic, {}) and ev in res.get(random, {}):
+            syn, rnd = Estimate.of(res[synthetic][ev], n_test), Estimate.of(res[random][ev], n_test)
+            passed, lead = distillation_gate(syn, rnd)
+            return Gate(passed, ev, syn, rnd, lead)
+    return None
 
 
 def judge_ordering(
-    res: dict, order: tuple[str, ...], synthetic: tuple[str, ...], reference: str, evaluators=ORDERING_EVALUATORS
+    res: dict,
+    order: tuple[str, ...],
+    synthetic: tuple[str, ...],
+    reference: str,
+    evaluators=ORDERING_EVALUATORS,
+    n_test: int | None = None,
 ) -> OrderJudgement:
     """The ordering rule on one record's one-per-class results ``res`` (``{context: {evaluator: stats}}``): each
     evaluator's :func:`order_verdict` on ``order``; a TabICL evaluator's verdict gated by its adequacy, its accuracy
-    over 1-NN's on the ``reference`` contexts (random draws)."""
+    over 1-NN's on the ``reference`` contexts (random draws); the claim's verdict gated by the distillation gate
+    (the first synthetic context against ``reference``). ``n_test`` fills in records that predate it."""
     verdicts, estimates, why, ratios, peers = {}, {}, {}, {}, []
     for ev in evaluators:
         if ev in TABICL_EVALUATORS:
@@ -165,7 +196,7 @@ def judge_ordering(
             )
         if not all(ev in res[n] for n in order):
             continue
-        estimates[ev] = {n: Estimate.of(res[n][ev]) for n in order}
+        estimates[ev] = {n: Estimate.of(res[n][ev], n_test) for n in order}
         verdict, info = order_verdict(estimates[ev], list(order), synthetic=synthetic)
         if ev in TABICL_EVALUATORS:
             verdict = gate_by_adequacy(verdict, ratios[ev])
@@ -174,4 +205,7 @@ def judge_ordering(
         verdicts[ev], why[ev] = verdict, info["why"]
     tabicl = verdicts.get("tabicl")
     overall = tabicl if tabicl not in (None, TOO_WEAK) else combine(peers)
-    return OrderJudgement(verdicts, estimates, why, ratios, overall)
+    gate = gate_of(res, synthetic[0], reference, n_test) if synthetic else None
+    if gate is not None and not gate.passed:
+        overall = TOO_SHORT
+    return OrderJudgement(verdicts, estimates, why, ratios, overall, gate)
