@@ -28,8 +28,11 @@ from ..evaluation.scoring import EvalEnv, ProbeSetup, Scorer, stats
 from ..evaluation.verdicts import ADEQUACY_BAR, adequacy
 
 ONE_PER_CLASS_STRATEGIES = ("random", "centroid", "distilled", "neighbors")
-# ``tabicl`` fits TabICL's preprocessing as ``settings.context_stats`` says; ``tabicl_pool`` always on the pool
-ONE_PER_CLASS_EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl", "tabicl_pool")
+# ``tabicl`` fits TabICL's preprocessing as ``settings.context_stats`` says; ``tabicl_pool`` always on the pool;
+# ``tabicl_split``: the column stage reads the labelled pool beside the context ("columns from the pool": the pool's
+# labels reach the model, so it is shown beside the plain mode, never instead of it)
+ONE_PER_CLASS_EVALUATORS = ("linear_probe", "nearest_mean", "one_nn", "tabicl", "tabicl_pool", "tabicl_split")
+TABICL_LABELS = {"tabicl": "", "tabicl_pool": ", pool stats", "tabicl_split": ", columns from the pool"}
 
 
 def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dict:
@@ -54,6 +57,7 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
         reduce=reduce,
         raw=("nearest_mean", "one_nn"),
         pool=data.Z_pool,
+        pool_labels=data.y_pool,
     )
     out: dict = {}
     for name in ONE_PER_CLASS_STRATEGIES:
@@ -142,7 +146,7 @@ def summary_table(results: dict, weights) -> pd.DataFrame:
             for name, r in results.items()}  # fmt: skip
     table = pd.DataFrame(rows).T
     if weights.is_random:
-        return table.rename(columns={ev: f"{ev} (RANDOM WEIGHTS: chance)" for ev in ("tabicl", "tabicl_pool")})
+        return table.rename(columns={ev: f"{ev} (RANDOM WEIGHTS: chance)" for ev in TABICL_LABELS})
     return table
 
 
@@ -160,7 +164,7 @@ def histogram_figure(results: dict, weights) -> plt.Figure:
         ax.axvline(np.mean(draws), color="red", label="random mean")
         for name, (color, ls) in styles.items():
             ax.axvline(results[name][ev]["mean"], color=color, ls=ls, label=name)
-        ax.set_title({"tabicl": weights.name, "tabicl_pool": f"{weights.name}, pool stats"}.get(ev, ev), fontsize=9)
+        ax.set_title(weights.name + TABICL_LABELS[ev] if ev in TABICL_LABELS else ev, fontsize=9)
         ax.set_xlabel("test accuracy")
     axes[0].set_ylabel("random draws")
     axes[-1].legend(fontsize=7)
@@ -187,7 +191,7 @@ def glued_numbers(results: dict) -> dict:
     values["probe_ranking"] = " > ".join(f"{n} ({probe[n]:.3f})" for n in sorted(probe, key=probe.get, reverse=True))
     values["n_random"] = results["random"]["linear_probe"]["n"]
     for name in ONE_PER_CLASS_STRATEGIES:  # learner adequacy: TabICL over 1-NN on the same context rows
-        for ev in ("tabicl", "tabicl_pool"):
+        for ev in TABICL_LABELS:
             values[f"{name}_{ev}_adequacy"] = adequacy(results[name][ev]["mean"], results[name]["one_nn"]["mean"])
     values["adequacy_bar"] = ADEQUACY_BAR  # below it, a TabICL verdict is the learner's, not the contexts'
     return values

@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..evaluation.context_stats import check_context_stats, fit_tabicl
+from ..evaluation.stage_split import SplitTabICL, check_column_context
 from .strategies import get_strategy, list_strategies, select_rows
 
 RETRIEVAL = "retrieval"
@@ -157,21 +158,33 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
     :class:`ContextSampler` (default ``ContextSampler()``: k-center, 5 rows per class). ``context_stats``:
     ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's preprocessing fitted on the whole training set
     while the model reads only the context (:mod:`icl_support.evaluation.context_stats`; TabICL only).
+    ``column_context``: ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's column stage reads the training
+    rows *with their labels* (a stratified subsample of at most 1,024) beside the context, and only the in-context
+    stage reads the compressed context (:mod:`icl_support.evaluation.stage_split`; a ``TabICLClassifier`` with
+    ``n_estimators=1``; implies pool statistics). The pool's labels then reach the model: it is not a ten-row
+    bottleneck, and results made with it must say "columns from the pool".
 
     After ``fit``: ``estimator_`` (fitted on the context), ``sampler_``, ``classes_``, ``n_features_in_``,
     ``context_`` ``(X_ctx, y_ctx)`` (``None`` for retrieval).
     """
 
-    def __init__(self, estimator=None, sampler=None, context_stats="context"):
+    def __init__(self, estimator=None, sampler=None, context_stats="context", column_context="context"):
         self.estimator = estimator
         self.sampler = sampler
         self.context_stats = context_stats
+        self.column_context = column_context
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False)
         check_classification_targets(y)
         check_context_stats(self.context_stats, X)
+        check_column_context(self.column_context)
         estimator = self.estimator if self.estimator is not None else _default_estimator()
+        if self.column_context == "pool" and not _is_tabicl(estimator):
+            raise ValueError(
+                "column_context='pool' feeds the training rows to TabICL's column stage; the estimator is "
+                f"{type(estimator).__name__}. Use column_context='context' with other classifiers"
+            )
         if self.context_stats == "pool" and not _is_tabicl(estimator):
             raise ValueError(
                 "context_stats='pool' refits TabICL's own preprocessing; the estimator is "
@@ -181,6 +194,11 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
         self.sampler_ = clone(self.sampler) if self.sampler is not None else ContextSampler()
         if self.sampler_.strategy == "tabicl_lgm" and self.sampler_.estimator is None:
             self.sampler_.estimator = estimator
+        if self.sampler_.strategy == RETRIEVAL and self.column_context == "pool":
+            raise ValueError(
+                "column_context='pool' with strategy='retrieval' is not built yet (it needs the pool's cached row "
+                "representations); use column_context='context' for retrieval, or another strategy"
+            )
         if self.sampler_.strategy == RETRIEVAL:
             X_num, codes = self.sampler_._validate(X, y)
             self.classes_ = self.sampler_.classes_
@@ -192,7 +210,14 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
         X_ctx, y_ctx = self.sampler_.fit_resample(X, y)
         self.classes_ = self.sampler_.classes_
         est = clone(estimator)
-        if _is_tabicl(est):
+        if self.column_context == "pool":
+            X_num, codes = self.sampler_._validate(X, y)
+            ctx_codes = np.searchsorted(self.classes_, y_ctx)
+            est = SplitTabICL.from_tabicl(est).fit(
+                np.asarray(X_ctx, dtype=float), ctx_codes, X_pool=X_num, y_pool=codes
+            )
+            est.classes_ = self.classes_[est.classes_]
+        elif _is_tabicl(est):
             fit_tabicl(est, X_ctx, y_ctx, context_stats=self.context_stats, X_pool=X)
         else:
             est.fit(X_ctx, y_ctx)

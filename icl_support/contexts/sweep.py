@@ -34,7 +34,7 @@ def make_scorer(run: Run, data: ImageData) -> Scorer:
     tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(data.y_test))[:m])
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows, context_stats=s.context_stats)
     evaluators = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
-    return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool)
+    return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool, pool_labels=data.y_pool)
 
 
 def score_retrieval(run: Run, scorer: Scorer, data: ImageData, k: int) -> dict | None:

@@ -16,6 +16,9 @@ Registered here:
                   preprocessing fitted as ``env.context_stats`` says (:mod:`icl_support.evaluation.context_stats`)
 ``tabicl_pool``   the same with the preprocessing fitted on the pool (``env.pool``), whatever ``env.context_stats``
 ``tabicl_context`` the same with the preprocessing fitted on the context rows (TabICL as shipped)
+``tabicl_split``  TabICL, columns from the pool: its column stage reads the pool's rows *with their labels*
+                  (``env.pool``, ``env.pool_labels``) beside the context, the in-context stage only the context
+                  (:mod:`icl_support.evaluation.stage_split`; ``n_estimators=1``). Never the write-up's bottleneck
 ``linear_probe``  LGM's linear probe on augmented views of the context's *images* (``needs_images``); returns
                   one accuracy per probe seed
 
@@ -99,6 +102,7 @@ class EvalEnv:
     extra: dict = field(default_factory=dict)
     context_stats: str = "context"  # whose statistics TabICL's preprocessing is fitted on (``tabicl``)
     pool: np.ndarray | None = None  # the unlabelled pool in the evaluators' rows (set by ``Scorer(pool=...)``)
+    pool_labels: np.ndarray | None = None  # the pool's labels (``tabicl_split``; set by ``Scorer(pool_labels=...)``)
 
 
 def _peer(name: str):
@@ -142,7 +146,26 @@ register_evaluator("tabicl_pool", summary="TabICL, preprocessing fitted on the p
 register_evaluator("tabicl_context", summary="TabICL as shipped, preprocessing fitted on the context rows")(
     _tabicl_with("context", "tabicl_context")
 )
-TABICL_EVALUATORS = ("tabicl", "tabicl_pool", "tabicl_context")
+
+
+@register_evaluator("tabicl_split", summary="TabICL, columns from the pool: the column stage reads the labelled pool")
+def _tabicl_split(X, y, X_test, y_test, env: EvalEnv) -> float:
+    """TabICL (``n_estimators=1``) whose column stage reads the pool's rows with their labels beside the context;
+    the in-context stage reads only the context (:mod:`icl_support.evaluation.stage_split`). Not the write-up's
+    ten-row bottleneck: the pool's labels reach the model."""
+    from .stage_split import SplitTabICL
+
+    if env.pool is None or env.pool_labels is None:
+        raise ValueError("evaluator 'tabicl_split' needs the labelled pool: Scorer(pool=..., pool_labels=...)")
+    rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
+    start = time.perf_counter()
+    clf = SplitTabICL.from_tabicl(env.tabicl(env.seed)).fit(X, y, X_pool=env.pool, y_pool=env.pool_labels)
+    accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
+    env.extra["tabicl_split_seconds"] = time.perf_counter() - start
+    return accuracy
+
+
+TABICL_EVALUATORS = ("tabicl", "tabicl_pool", "tabicl_context", "tabicl_split")
 
 
 @register_evaluator("linear_probe", needs_images=True, summary="LGM's linear probe on augmented views of the images")
@@ -174,6 +197,7 @@ class Scorer:
         reduce: Callable[[np.ndarray], np.ndarray] | None = None,
         raw: Sequence[str] = (),
         pool: np.ndarray | None = None,
+        pool_labels: np.ndarray | None = None,
     ):
         self.evaluators = [get_evaluator(e) for e in evaluators if not (e in TABICL_EVALUATORS and env.tabicl is None)]
         self.env, self.y_test, self.raw = env, np.asarray(y_test), set(raw)
@@ -182,6 +206,8 @@ class Scorer:
         self.Z_test_reduced = self.reduce(self.Z_test)
         if pool is not None:
             self.env.pool = self.reduce(np.asarray(pool))
+        if pool_labels is not None:
+            self.env.pool_labels = np.asarray(pool_labels)
 
     def __call__(
         self, X: np.ndarray, y: np.ndarray, images: torch.Tensor | None = None, skip: Sequence[str] = ()

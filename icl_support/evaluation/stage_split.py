@@ -1,0 +1,212 @@
+"""Stage-split TabICL: the linear stages read the labelled pool, the quadratic stage reads the compressed context.
+
+TabICL has three stages. The column embedding (a set transformer whose inducing points attend to the training
+rows; *target-aware* in the v2 architecture, i.e. each training row's label is added before the inducing points
+read it) and the row interaction cost time linear in the rows; only the in-context stage is quadratic. With a
+ten-row context every stage reads ten rows, and the column stage, where TabICL-mini reads its class evidence,
+starves (``../shared/reference/fewshot.md``). ``column_context`` chooses what the column stage reads:
+
+``"context"``  TabICL as shipped: the context rows only.
+``"pool"``     the pool's rows *with their labels* beside the context rows (a stratified subsample of at most
+               ``pool_cap`` pool rows), preprocessing statistics from the pool; the row stage embeds every row;
+               the in-context stage reads only the context rows' representations and the test rows.
+
+**This is not the write-up's ten-row bottleneck**: in ``"pool"`` mode the pool's labels reach the model through
+the column stage. Report it beside the plain mode, never instead of it, and name it so ("TabICL-mini, columns from
+the pool"). A checkpoint whose column stage is not target-aware (``col_target_aware=False``; TabICL v1's design)
+reads the pool rows unlabelled: its inducing points still attend to them. Of the checkpoints here, every
+TabICL-mini (``mini``, ``mini-w64``, ``mini-v1``) and the released TabICL v2 are target-aware.
+
+Pool rows equal to a context row are the context's own rows and enter once, so a pool equal to the context gives
+the plain mode exactly. Synthetic context rows (class means, LGM rows) are not pool rows and enter beside the
+whole pool. Only ``n_estimators=1`` (the differentiable path, :class:`~icl_support.evaluation.tabicl_torch.TorchTabICL`)
+and at most ``max_classes`` classes are supported; gradients flow to the context rows. Usage::
+
+    net = TorchTabICL(weights)
+    logits = split_logits(net, X_ctx, y_ctx, X_test, X_pool, y_pool)          # (M, C) torch
+    clf = SplitTabICL(weights).fit(X_ctx, y_ctx, X_pool=X_train, y_pool=y_train)
+    clf.predict(X_test)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import Tensor
+
+from .tabicl_torch import TorchTabICL, apply_context_stats, encode_labels, fit_context_stats
+
+COLUMN_CONTEXTS = ("context", "pool")
+POOL_CAP = 1024  # pool rows the column stage reads (stratified subsample): the released v2's stage-1 table size
+
+
+def check_column_context(column_context: str) -> None:
+    if column_context not in COLUMN_CONTEXTS:
+        raise ValueError(f"unknown column_context {column_context!r}; valid: {', '.join(COLUMN_CONTEXTS)}")
+
+
+def stratified_cap(y: np.ndarray, cap: int, seed: int = 0) -> np.ndarray:
+    """Indices of at most ``cap`` rows of labels ``y`` (n,), every class kept in proportion (at least one row each
+    while ``cap`` allows), drawn with ``seed``; all rows, in order, when ``len(y) <= cap``."""
+    y = np.asarray(y)
+    if cap < 1:
+        raise ValueError(f"pool_cap must be >= 1, got {cap}")
+    if len(y) <= cap:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    take = np.maximum(1, np.floor(counts * cap / len(y)).astype(int))
+    while take.sum() > cap:
+        take[np.argmax(take)] -= 1
+    idx = [
+        rng.choice(np.flatnonzero(y == c), size=min(t, n), replace=False)
+        for c, t, n in zip(classes, take, counts, strict=True)
+    ]
+    return np.sort(np.concatenate(idx))
+
+
+def _pool_codes(classes: Tensor, y_pool: Tensor) -> Tensor:
+    """The pool's labels as the context's class codes; a pool label the context lacks is an error."""
+    pos = torch.searchsorted(classes, y_pool).clamp(max=len(classes) - 1)
+    known = classes[pos] == y_pool
+    if not bool(known.all()):
+        missing = sorted({int(v) for v in y_pool[~known].tolist()})
+        raise ValueError(
+            f"pool labels {missing[:10]} are not among the context's classes {classes.tolist()}: the in-context "
+            "stage can only predict the context's classes (drop those pool rows or give the context those classes)"
+        )
+    return pos
+
+
+def _not_in_context(X_pool: Tensor, X_ctx: Tensor, chunk: int = 4096) -> Tensor:
+    """(P,) bool: pool rows that are not (bitwise) one of the context rows."""
+    out = torch.ones(len(X_pool), dtype=torch.bool, device=X_pool.device)
+    for start in range(0, len(X_pool), chunk):
+        block = X_pool[start : start + chunk]
+        out[start : start + chunk] = ~(block[:, None, :] == X_ctx[None, :, :]).all(-1).any(1)
+    return out
+
+
+def split_logits(
+    net: TorchTabICL, X_ctx: Tensor, y_ctx: Tensor, X_query: Tensor, X_pool: Tensor, y_pool: Tensor
+) -> Tensor:
+    """Logits (M, C) of the query rows with the column stage over the labelled pool and the context (module
+    docstring). ``X_ctx`` (N, F) float, ``y_ctx`` (N,) integer labels, ``X_query`` (M, F), ``X_pool`` (P, F) and
+    ``y_pool`` (P,): the (already capped) pool. Column c of the logits is ``encode_labels(y_ctx)[0][c]``."""
+    net._check(X_ctx, y_ctx, X_query)
+    if X_pool.ndim != 2 or y_pool.shape != (len(X_pool),):
+        raise ValueError(f"need X_pool (P, F) and y_pool (P,); got {tuple(X_pool.shape)}, {tuple(y_pool.shape)}")
+    net._check(X_pool, y_pool, X_query)
+    classes, codes = encode_labels(y_ctx)
+    n_classes = len(classes)
+    if n_classes > net.max_classes:
+        raise ValueError(
+            f"{n_classes} classes in y_ctx; the split mode supports at most {net.max_classes} (TabICL's hierarchical "
+            "many-class scheme runs only in the wrapper's plain mode)"
+        )
+    device = net.device
+    X_ctx, X_query, X_pool = X_ctx.to(device), X_query.to(device), X_pool.to(device)
+    pool_codes = _pool_codes(classes, y_pool.to(classes.device))
+    extra = _not_in_context(X_pool.detach(), X_ctx.detach())
+    X_extra, c_extra = X_pool[extra], pool_codes[extra].to(device)
+    stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool)
+    X = apply_context_stats(torch.cat([X_extra, X_ctx, X_query]), stats).to(torch.float32).unsqueeze(0)
+    y_columns = torch.cat([c_extra, codes.to(device)]).to(torch.float32).unsqueeze(0)
+    model = net.model
+    model.train()  # the gradient-keeping path; dropout 0, so it equals eval
+    representations = model.row_interactor(model.col_embedder(X, y_train=y_columns))
+    p = len(X_extra)
+    out = model.icl_predictor(representations[:, p:], y_train=codes.to(device, torch.float32).unsqueeze(0))
+    return out[0, :, :n_classes]
+
+
+class SplitTabICL(ClassifierMixin, BaseEstimator):
+    """TabICL (``n_estimators=1``) whose column stage reads a labelled pool beside the context (module docstring).
+
+    ``weights``: a :class:`~icl_support.evaluation.tabicl_model.TabICLWeights` or a checkpoint path.
+    ``pool_cap``: pool rows the column stage reads (stratified subsample, drawn with ``random_state``).
+    ``batch``: test rows per forward pass. ``fit(X_ctx, y_ctx, X_pool=None, y_pool=None)``: without a pool this is
+    the plain mode. After ``fit``: ``classes_``, ``n_features_in_``, ``pool_size_`` (pool rows the column stage
+    reads beside the context)."""
+
+    def __init__(self, weights=None, pool_cap: int = POOL_CAP, batch: int = 512, device: str = "cpu", random_state=0):
+        self.weights = weights
+        self.pool_cap = pool_cap
+        self.batch = batch
+        self.device = device
+        self.random_state = random_state
+
+    @classmethod
+    def from_tabicl(cls, clf, pool_cap: int = POOL_CAP) -> SplitTabICL:
+        """The split mode of an unfitted ``TabICLClassifier`` ``clf``: its checkpoint, device and seed
+        (``n_estimators`` must be 1: the ensemble's shuffles and normalisations are not reproduced here)."""
+        name = type(clf).__name__
+        if name != "TabICLClassifier":
+            raise ValueError(f"column_context='pool' needs a TabICLClassifier; got {name}")
+        if int(getattr(clf, "n_estimators", 1)) != 1:
+            raise ValueError(
+                f"column_context='pool' runs TabICL's torch path, one ensemble member; got n_estimators="
+                f"{clf.n_estimators} (use n_estimators=1, or column_context='context' for the ensemble)"
+            )
+        if not getattr(clf, "model_path", None):
+            raise ValueError("column_context='pool' needs the TabICLClassifier's model_path (a local checkpoint)")
+        device = str(getattr(clf, "device", None) or "cpu")
+        return cls(clf.model_path, pool_cap=pool_cap, device=device, random_state=getattr(clf, "random_state", 0))
+
+    def fit(self, X, y, X_pool=None, y_pool=None):
+        X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+        if X.ndim != 2 or y.shape != (len(X),):
+            raise ValueError(f"need X (n, F) and y (n,); got {X.shape}, {y.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("X has NaN or inf values; drop or impute them")
+        if self.weights is None:
+            raise ValueError("SplitTabICL needs weights: a TabICLWeights or a checkpoint path")
+        self.net_ = TorchTabICL(self.weights, self.device)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.X_ctx_, self.codes_ = torch.from_numpy(X), torch.from_numpy(codes)
+        self.n_features_in_ = X.shape[1]
+        if X_pool is None:
+            self.X_pool_ = self.y_pool_ = None
+            self.pool_size_ = 0
+            return self
+        X_pool, y_pool = np.asarray(X_pool, dtype=np.float32), np.asarray(y_pool)
+        if X_pool.ndim != 2 or X_pool.shape[1] != X.shape[1] or y_pool.shape != (len(X_pool),):
+            raise ValueError(
+                f"need X_pool (P, {X.shape[1]}) and y_pool (P,) like the context; got {X_pool.shape}, {y_pool.shape}"
+            )
+        if not np.isfinite(X_pool).all():
+            raise ValueError(f"X_pool: {int((~np.isfinite(X_pool)).sum())} NaN/inf values")
+        unknown = sorted(set(np.unique(y_pool).tolist()) - set(self.classes_.tolist()))
+        if unknown:
+            raise ValueError(
+                f"pool labels {unknown[:10]} are not among the context's classes {self.classes_.tolist()}: the "
+                "in-context stage can only predict the context's classes"
+            )
+        keep = stratified_cap(y_pool, int(self.pool_cap), int(self.random_state or 0))
+        self.X_pool_ = torch.from_numpy(X_pool[keep])
+        self.y_pool_ = torch.from_numpy(np.searchsorted(self.classes_, y_pool[keep]))
+        self.pool_size_ = int(_not_in_context(self.X_pool_, self.X_ctx_).sum())
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "net_")
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must be (m, {self.n_features_in_}), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("X has NaN or inf values; drop or impute them")
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), int(self.batch)):
+                q = torch.from_numpy(X[start : start + int(self.batch)])
+                if self.X_pool_ is None:
+                    logits = self.net_(self.X_ctx_, self.codes_, q)
+                else:
+                    logits = split_logits(self.net_, self.X_ctx_, self.codes_, q, self.X_pool_, self.y_pool_)
+                out.append(torch.softmax(logits / self.net_.softmax_temperature, -1).cpu().numpy())
+        return np.concatenate(out)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
