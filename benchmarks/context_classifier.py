@@ -7,6 +7,9 @@ scored on the same ``n_eval`` seeded test rows:
 * TabICL with the whole training set as its context (what the compression saves against);
 * ``ContextClassifier(TabICL, ContextSampler(strategy, per_class=k))`` for class_mean, kcenter and herding at several
   k, and retrieval contexts (each test row's k nearest rows of every class, batched through TabICL's torch path);
+* the same compressed contexts with TabICL's column stage reading the labelled training set
+  (``column_context="pool"``, :mod:`icl_support.evaluation.stage_split`: "columns from the pool", not a ten-row
+  bottleneck, since the training labels reach the model);
 * logistic regression on the whole training set (the linear probe every chapter reports).
 
 Seconds are wall seconds of fit + predict (the sampler's work included), measured back to back in one process;
@@ -42,6 +45,7 @@ class ContextBenchConfig:
     pca_dim: int = 64
     checkpoint: str = "mini"
     context_stats: tuple[str, ...] = ("context", "pool")
+    split: bool = True  # also each compressed context with column_context="pool"
     global_runs: tuple[tuple[str, tuple[int, ...]], ...] = (
         ("class_mean", (1, 5, 20)),
         ("kcenter", (1, 5, 20, 50)),
@@ -99,18 +103,22 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
 
     full = ContextClassifier(tabicl, ContextSampler("full", per_class=1))
     rows = [{"method": f"{weights.name}, whole training set", "strategy": "full", "k": None, "rows": len(y),
-             "context_stats": "context", **score(full)}]  # fmt: skip
+             "context_stats": "context", "column_context": "context", **score(full)}]  # fmt: skip
     for strategy, ks in cfg.global_runs:
         for k in ks:
-            for stats in cfg.context_stats:
-                clf = ContextClassifier(tabicl, ContextSampler(strategy, per_class=k, random_state=cfg.seed), stats)
-                rows.append({"method": f"{strategy}, {k} per class", "strategy": strategy, "k": k,
-                             "rows": k * len(classes), "context_stats": stats, **score(clf)})  # fmt: skip
+            sampler = ContextSampler(strategy, per_class=k, random_state=cfg.seed)
+            modes = [(stats, "context") for stats in cfg.context_stats] + [("pool", "pool")] * cfg.split
+            for stats, columns in modes:
+                clf = ContextClassifier(tabicl, sampler, stats, column_context=columns)
+                method = f"{strategy}, {k} per class" + (", columns from the pool" if columns == "pool" else "")
+                rows.append({"method": method, "strategy": strategy, "k": k, "rows": k * len(classes),
+                             "context_stats": stats, "column_context": columns, **score(clf)})  # fmt: skip
     for k in cfg.retrieval_ks:
         for stats in cfg.context_stats:
             clf = ContextClassifier(tabicl, ContextSampler("retrieval", per_class=k), stats)
             rows.append({"method": f"retrieval, {k} nearest per class", "strategy": "retrieval", "k": k,
-                         "rows": k * len(classes), "context_stats": stats, **score(clf)})  # fmt: skip
+                         "rows": k * len(classes), "context_stats": stats, "column_context": "context",
+                         **score(clf)})  # fmt: skip
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     rows.append({"method": "logistic regression, whole training set", "strategy": "logreg", "k": None,
                  "rows": len(y), "context_stats": "", **score(probe)})  # fmt: skip
@@ -121,7 +129,7 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
         f"{cfg.dataset}: {len(y)} training rows ({cfg.pca_dim}-d PCA of Lite0 at {cfg.distill_res} px), {len(y_eval)} "
         f"test rows; TabICL = {weights.label}",
         *(
-            f"{r['method']:<42} stats {r['context_stats'] or '-':<8} rows {r['rows']:>6}  accuracy {r['accuracy']:.3f}"
+            f"{r['method']:<58} stats {r['context_stats'] or '-':<8} rows {r['rows']:>6}  accuracy {r['accuracy']:.3f}"
             f"  seconds {r['seconds']:7.2f}  RATIO speedup vs full context {r['speedup']:.3g}x"
             for r in rows
         ),

@@ -196,12 +196,15 @@ def run_module(name: str, out: Path, *extra: str) -> dict:
 
 
 def test_context_classifier_quick(tmp_path, cache_dir):
-    """Full context, compressed contexts (both statistics) and retrieval, measured side by side on the same rows."""
+    """Full context, compressed contexts (both statistics, and columns from the pool) and retrieval, measured side by
+    side on the same rows."""
     data = run_module("context_classifier", tmp_path / "cc.json", "--cache-dir", str(cache_dir))
-    rows = {(r["strategy"], r["k"], r["context_stats"]): r for r in data["rows"]}
-    full = rows[("full", None, "context")]
+    rows = {(r["strategy"], r["k"], r["context_stats"], r["column_context"]): r for r in data["rows"]}
+    full = rows[("full", None, "context", "context")]
     assert full["speedup"] == 1.0 and full["rows"] == data["n_train"] == 600
-    assert rows[("class_mean", 1, "pool")]["rows"] == 10 and ("retrieval", 2, "context") in rows
+    assert rows[("class_mean", 1, "pool", "context")]["rows"] == 10 and ("retrieval", 2, "context", "context") in rows
+    split = rows[("class_mean", 1, "pool", "pool")]
+    assert split["rows"] == 10 and "columns from the pool" in split["method"]
     assert all(0 <= r["accuracy"] <= 1 and r["seconds"] > 0 for r in data["rows"])
 
 
