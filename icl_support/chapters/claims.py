@@ -238,6 +238,13 @@ def _ordering(rec: dict) -> tuple[str, str, dict, object]:
         numbers = ", ".join(f"{ORDER_LABEL[n]} {est[n].mean:.3f}" for n in ORDER)
         if ev == "tabicl":
             parts.append(f"{labels[ev]} (adequacy {judged.adequacy[ev]:.2f} of 1-NN): {verdict} ({numbers})")
+        elif ev == "tabicl_split":  # secondary: the column stage reads the labelled pool; never the judge
+            values["claim_k1_adequacy_split"] = judged.adequacy[ev]
+            values["claim_k1_split_verdict"] = verdict
+            parts.append(
+                f"secondary, {labels['tabicl']} with columns from the pool (the pool's labels reach the model; "
+                f"adequacy {judged.adequacy[ev]:.2f}): {verdict} ({numbers})"
+            )
         elif ev == "tabicl_pool":  # the same learner, preprocessing fitted on the pool: shown beside, never the judge
             values["claim_k1_adequacy_pool"] = judged.adequacy[ev]
             parts.append(
@@ -541,6 +548,8 @@ def claims_table(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
             )
         ]
     )
+    values.setdefault("claim_k1_split_verdict", "not recorded")
+    values.setdefault("claim_k1_adequacy_split", float("nan"))
     orders = {values.get(f"claim_k1_order_{ev}") for ev in ORDER_EVALUATORS}
     values["claim_k1_verdict_text"] = values.get("claim_k1_rule_verdict", NOT_TESTABLE)
     values["claim_k1_peers_text"] = "the same order" if len(orders) == 1 else "a different order"

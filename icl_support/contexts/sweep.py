@@ -23,7 +23,8 @@ from .strategies import BuildInputs, build, get_strategy, sweep_names
 
 SWEEP_EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
 # scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool")
-ONE_PER_CLASS_EVALUATORS = ("tabicl_pool",)
+ONE_PER_CLASS_EVALUATORS = ("tabicl_pool", "tabicl_split")  # at one row per class only
+SPLIT_MAX_CLASSES = 10  # TabICL's max_classes: above it only the wrapper's hierarchical plain mode runs
 
 
 def make_scorer(run: Run, data: ImageData) -> Scorer:
@@ -34,6 +35,8 @@ def make_scorer(run: Run, data: ImageData) -> Scorer:
     tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(data.y_test))[:m])
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows, context_stats=s.context_stats)
     evaluators = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
+    if len(np.unique(data.y_pool)) > SPLIT_MAX_CLASSES:  # the split mode has no many-class scheme: plain mode only
+        evaluators = tuple(e for e in evaluators if e != "tabicl_split")
     return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool, pool_labels=data.y_pool)
 
 

@@ -18,7 +18,8 @@ Registered here:
 ``tabicl_context`` the same with the preprocessing fitted on the context rows (TabICL as shipped)
 ``tabicl_split``  TabICL, columns from the pool: its column stage reads the pool's rows *with their labels*
                   (``env.pool``, ``env.pool_labels``) beside the context, the in-context stage only the context
-                  (:mod:`icl_support.evaluation.stage_split`; ``n_estimators=1``). Never the write-up's bottleneck
+                  (:mod:`icl_support.evaluation.stage_split`; one ensemble member whatever ``n_estimators``). Never
+                  the write-up's bottleneck
 ``linear_probe``  LGM's linear probe on augmented views of the context's *images* (``needs_images``); returns
                   one accuracy per probe seed
 
@@ -159,7 +160,8 @@ def _tabicl_split(X, y, X_test, y_test, env: EvalEnv) -> float:
         raise ValueError("evaluator 'tabicl_split' needs the labelled pool: Scorer(pool=..., pool_labels=...)")
     rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
     start = time.perf_counter()
-    clf = SplitTabICL.from_tabicl(env.tabicl(env.seed)).fit(X, y, X_pool=env.pool, y_pool=env.pool_labels)
+    clf = SplitTabICL.from_tabicl(env.tabicl(env.seed), one_member=True)
+    clf.fit(X, y, X_pool=env.pool, y_pool=env.pool_labels)
     accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
     env.extra["tabicl_split_seconds"] = time.perf_counter() - start
     return accuracy

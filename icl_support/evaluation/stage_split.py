@@ -139,13 +139,15 @@ class SplitTabICL(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     @classmethod
-    def from_tabicl(cls, clf, pool_cap: int = POOL_CAP) -> SplitTabICL:
-        """The split mode of an unfitted ``TabICLClassifier`` ``clf``: its checkpoint, device and seed
-        (``n_estimators`` must be 1: the ensemble's shuffles and normalisations are not reproduced here)."""
+    def from_tabicl(cls, clf, pool_cap: int = POOL_CAP, one_member: bool = False) -> SplitTabICL:
+        """The split mode of an unfitted ``TabICLClassifier`` ``clf``: its checkpoint, device and seed.
+        ``n_estimators`` must be 1 (the ensemble's shuffles and normalisations are not reproduced here), unless
+        ``one_member``: then the split mode runs one member whatever ``clf``'s ensemble (the evaluator's choice,
+        stated where it reports)."""
         name = type(clf).__name__
         if name != "TabICLClassifier":
             raise ValueError(f"column_context='pool' needs a TabICLClassifier; got {name}")
-        if int(getattr(clf, "n_estimators", 1)) != 1:
+        if int(getattr(clf, "n_estimators", 1)) != 1 and not one_member:
             raise ValueError(
                 f"column_context='pool' runs TabICL's torch path, one ensemble member; got n_estimators="
                 f"{clf.n_estimators} (use n_estimators=1, or column_context='context' for the ensemble)"

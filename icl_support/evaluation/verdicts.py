@@ -124,8 +124,10 @@ def combine(verdicts: list[str]) -> str:
     return UNDECIDED
 
 
-ORDERING_EVALUATORS = ("tabicl", "tabicl_pool", "nearest_mean", "logreg", "linear_probe")
-TABICL_EVALUATORS = ("tabicl", "tabicl_pool")  # gated by their own adequacy; never peers
+ORDERING_EVALUATORS = ("tabicl", "tabicl_pool", "tabicl_split", "nearest_mean", "logreg", "linear_probe")
+# gated by their own adequacy; never peers. ``tabicl_split`` (columns from the pool) is a secondary verdict only: the
+# pool's labels reach it, so it never carries the claim
+TABICL_EVALUATORS = ("tabicl", "tabicl_pool", "tabicl_split")
 
 
 @dataclass(frozen=True)
