@@ -33,13 +33,15 @@ def _retrieval(results_dir: Path) -> dict | None:
     return {**numbers, "weights": recorded_name(rec["provenance"])}
 
 
-def findings_lines(records: dict, results_dir: str | Path, link: Callable[[str], str]) -> list[str]:
-    """The findings as markdown bullet lines (``link(chapter stem)`` -> a link target for that chapter)."""
+def findings_lines(
+    records: dict, results_dir: str | Path, link: Callable[[str], str], card: Callable[[str], str] | None = None
+) -> list[str]:
+    """The findings as markdown bullet lines (``link(chapter stem)`` -> a link target for that chapter;
+    ``card(claim key)`` -> a link to that claim's card on the claims page, by default the page's link with the
+    card's anchor)."""
     table, v = claims_table(records)
     rows = {row["key"]: row for _, row in table.iterrows()}
-
-    def card(key: str) -> str:
-        return f"[card]({link('04b_claims')}#claim-{key})"
+    card = card or (lambda key: f"[card]({link('04b_claims')}#claim-{key})")
 
     lines = _claim_lines(v, rows, link, card)
     lines.append(
@@ -121,6 +123,8 @@ def _retrieval_lines(results_dir: Path, link: Callable[[str], str]) -> list[str]
     ]
 
 
-def findings_markdown(records: dict, results_dir: str | Path, link: Callable[[str], str]) -> str:
+def findings_markdown(
+    records: dict, results_dir: str | Path, link: Callable[[str], str], card: Callable[[str], str] | None = None
+) -> str:
     """The block: one bullet per finding (see :func:`findings_lines`)."""
-    return "\n".join(f"* {line}" for line in findings_lines(records, results_dir, link)) + "\n"
+    return "\n".join(f"* {line}" for line in findings_lines(records, results_dir, link, card)) + "\n"

@@ -28,6 +28,11 @@ def book_link(chapter: str) -> str:
     return "rerun.md" if chapter == "rerun" else f"../executed/{chapter}.ipynb"
 
 
+def book_card(key: str) -> str:
+    """A claim's card on the claims page, as a MyST reference to its label (``(claim-<key>)=``)."""
+    return f"{{ref}}`card <claim-{key}>`"
+
+
 def with_block(readme: str, block: str) -> str:
     """``readme`` with its findings block replaced by ``block``."""
     return generated.with_block(readme, block, START, END)
@@ -42,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     records = load_records(args.results)
     stale = 0
-    for page, link in ((Path(args.readme), readme_link), (Path(args.landing), book_link)):
-        text = with_block(page.read_text(), findings_markdown(records, args.results, link))
+    for page, link, card in ((Path(args.readme), readme_link, None), (Path(args.landing), book_link, book_card)):
+        text = with_block(page.read_text(), findings_markdown(records, args.results, link, card))
         stale |= generated.write_or_check(page, text, args.check, f"{page}'s findings block")
     return stale
 
