@@ -12,10 +12,10 @@ every chapter's wall seconds at shrunk sizes on this CPU) and writes the table b
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..evaluation.records import read_json
 from .generated import with_block, write_or_check
 from .rehearsal import continued
 
@@ -134,7 +134,7 @@ def _duration(seconds: float) -> str:
 
 
 def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,13 +10,13 @@ It reads several chapters' records, so it lives in the book layer. Usage::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from ..chapters.claims import claims_table
 from ..chapters.fewshot_report import best_ratio, load_fewshot_records
 from ..chapters.pareto import retrieval_numbers, with_retrieval
+from ..evaluation.records import read_json
 from ..evaluation.tabicl_model import recorded_name
 
 SETTING = "CIFAR-10, offline EfficientNet-Lite0, PCA-64"  # each line names the TabICL weights of its record
@@ -28,8 +28,8 @@ def _retrieval(results_dir: Path) -> dict | None:
     pareto, retrieval = results_dir / "cifar10-pareto.json", results_dir / "cifar10-retrieval.json"
     if not (pareto.is_file() and retrieval.is_file()):
         return None
-    rec = json.loads(retrieval.read_text())
-    numbers = retrieval_numbers(with_retrieval(json.loads(pareto.read_text()), rec))
+    rec = read_json(retrieval)
+    numbers = retrieval_numbers(with_retrieval(read_json(pareto), rec))
     return {**numbers, "weights": recorded_name(rec["provenance"])}
 
 

@@ -11,10 +11,10 @@ record holds them. ``tests/test_results_readme.py`` regenerates the file and fai
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..evaluation.records import read_json
 from ..evaluation.tabicl_model import recorded_name, recorded_variant
 from .generated import write_or_check
 
@@ -99,7 +99,7 @@ def render(results_dir: str | Path = "results") -> str:
     """The README text for every record in ``results_dir`` (sorted by file name)."""
     rows = []
     for path in sorted(Path(results_dir).glob("*.json")):
-        rec = json.loads(path.read_text())
+        rec = read_json(path)
         quick = " (`--quick`: measures nothing)" if rec.get("provenance", {}).get("quick") else ""
         rows.append(
             f"| `{path.name}` | {_what(path, rec)}{quick} | {_weights(rec)} | {_recorded(rec)} | {_seconds(rec)} |"

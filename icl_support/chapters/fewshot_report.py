@@ -12,13 +12,13 @@ Reads ``results/bench-fewshot-<checkpoint>.json`` (``benchmarks/tabicl_mini.py -
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..evaluation.fewshot import BAR
+from ..evaluation.records import read_json
 
 CONTEXT_LABELS = {
     "random_1": "random, 1 per class",
@@ -35,13 +35,13 @@ def load_fewshot_records(results_dir: str | Path, names) -> dict:
     for name in names:
         path = Path(results_dir) / f"bench-fewshot-{name}.json"
         if path.is_file():
-            out[name] = json.loads(path.read_text())
+            out[name] = read_json(path)
     return out
 
 
 def load_curves(results_dir: str | Path) -> dict:
     """``{run name: curve record}`` of every ``fewshot-curve-<name>.json``."""
-    return {p.stem.removeprefix("fewshot-curve-"): json.loads(p.read_text())
+    return {p.stem.removeprefix("fewshot-curve-"): read_json(p)
             for p in sorted(Path(results_dir).glob("fewshot-curve-*.json"))}  # fmt: skip
 
 

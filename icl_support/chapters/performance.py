@@ -9,7 +9,6 @@ Usage::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.plots import stamp_weights
+from ..evaluation.records import read_json
 from ..evaluation.tabicl_model import TabICLWeights
 
 BENCHMARKS = ("embed", "distill", "tabicl")
@@ -30,7 +30,7 @@ def load_benchmarks(results_dir: str | Path) -> tuple[dict, list[str]]:
         path = Path(results_dir) / f"bench-{name}.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: run `.venv/bin/python -m benchmarks.{name}` in the repository")
-        bench[name] = json.loads(path.read_text())
+        bench[name] = read_json(path)
         if bench[name]["provenance"].get("quick"):
             warnings.append(f"**Warning:** `{path}` is a `--quick` run (tiny sizes): its numbers measure nothing.")
     return bench, warnings

@@ -10,7 +10,6 @@ curve, held-out evaluations at checkpoints, hours) and ``results/bench-tabicl-mi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -33,7 +32,7 @@ def load_records(results_dir: str | Path = "results", checkpoint: str | Path = M
     ):
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {fix}")
-    meta, bench = json.loads(meta_path.read_text()), json.loads(bench_path.read_text())
+    meta, bench = read_json(meta_path), read_json(bench_path)
     if bench["weights"]["checkpoint_sha256"] != meta["checkpoint_sha256"]:
         raise ValueError(
             f"{bench_path} was measured on another TabICL-mini checkpoint than the shipped one; rerun "

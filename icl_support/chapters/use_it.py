@@ -8,12 +8,13 @@ Usage::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from ..evaluation.records import read_json
 
 BENCH_FILE = "bench-context-classifier.json"
 
@@ -38,7 +39,7 @@ def recorded_benchmark(results_dir: str | Path) -> tuple[pd.DataFrame, plt.Figur
     path = Path(results_dir) / BENCH_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `.venv/bin/python -m benchmarks.context_classifier` first")
-    rec = json.loads(path.read_text())
+    rec = read_json(path)
     rows = pd.DataFrame(rec["rows"])
     table = rows[["method", "context_stats", "rows", "accuracy", "seconds", "speedup"]].rename(
         columns={"context_stats": "TabICL statistics", "seconds": "fit + predict s", "speedup": "speedup vs full"}
