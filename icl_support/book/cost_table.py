@@ -70,7 +70,8 @@ def _verdict_run_lines(records: dict[str, dict]) -> list[str]:
         s = rec["provenance"].get("settings", {})
         side = s.get("lgm_image_size") or s.get("distill_res")
         budget = f"{s.get('distill_steps', 0):,} steps, K = {s.get('distill_augs', 0)}, {side} px"
-        seconds = rec["provenance"].get("wall_time_s", float("nan"))
+        prov = rec["provenance"]
+        seconds = prov.get("wall_time_total_s", prov.get("wall_time_s", float("nan")))  # total over resumed processes
         lines.append(f"| `{name}` | {budget} | {s.get('distill_seeds', 1)} | {_duration(seconds)} |")
     return lines + [""]
 

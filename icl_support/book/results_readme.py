@@ -91,7 +91,7 @@ def _recorded(rec: dict) -> str:
 
 def _seconds(rec: dict) -> str:
     prov = rec.get("provenance", {})
-    seconds = prov.get("wall_s", prov.get("wall_time_s"))
+    seconds = prov.get("wall_time_total_s", prov.get("wall_s", prov.get("wall_time_s")))  # resumed runs: the total
     return f"{seconds:,.0f}" if isinstance(seconds, (int, float)) else ""
 
 
