@@ -4,6 +4,7 @@ verdicts are gated by the learner's adequacy, and missing records say so."""
 from pathlib import Path
 
 import numpy as np__
+import pytest
 
 from icl_support.chapters import claims_evidence
 from icl_support.chapters.claims import CARD_KEYS, RECORDS, card_markdown, claims_table, load_records, summary_table
@@ -254,7 +255,8 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     assert rules.loc["nearest class mean", "224 px"] == "holds here"
     means, mvalues = image_side.side_table(sides)
     assert means.loc["pixel LGM image", ("nearest class mean", "224 px")] == 0.5 and mvalues["side224_hours"] == 2.0
-    assert list(means.columns[:3]) == [("contexts", ""), ("TabICL", "64 px"), ("TabICL", "224 px")]
+    # TabICL's column names the weights the records were made with
+    assert list(means.columns[:3]) == [("contexts", ""), ("TabICL-mini", "64 px"), ("TabICL-mini", "224 px")]
     assert mvalues["side64_pixel_lgm_logreg"] == 0.30  # glued for every evaluator, shown for three
     # the claims table judges the ordering on the 224 px record and names the 64 px twin's verdict beside it
     table, cvalues = claims_table({"side_64": sides["64"], "side_224": sides["224"]})
@@ -279,3 +281,44 @@ def test_image_side_placeholders_cover_every_value_the_page_reads():
     prose = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     read = set(re.findall(r"\{glue:text\}`(side[^`:]+)", prose))
     assert read and read <= set(image_side.not_recorded())
+
+
+def _shift_record(syn_clean, syn_shift, n_syn=3, gate=0.30, one_nn=0.5):
+    """A shift record: random 0.25 / centroid 0.40 under the nearest class mean on clean and shifted test images, the
+    synthetic images at ``syn_clean`` / ``syn_shift`` over ``n_syn`` distillations, logistic regression (the gate's
+    stand-in) ``gate`` for them against 0.2 for random images; TabICL reads random rows at 0.3 / ``one_nn``."""
+
+    def cell(ncm, n, std, lr, tabicl=0.3):
+        e = {"nearest_mean": ncm, "logreg": lr, "tabicl": tabicl, "one_nn": one_nn}
+        return {ev: {"mean": m, "std": std, "n": n, "n_test": 2000} for ev, m in e.items()}
+
+    def strategy(clean, shifted, n, std, lr):
+        per = {"clean": {"0": cell(clean, n, std, lr)}}
+        per.update({c: {"3": cell(shifted, n, std, lr)} for c in ("gaussian_noise", "contrast")})
+        return per
+
+    results = {
+        "random": strategy(0.25, 0.20, 5, 0.02, 0.20),
+        "centroid": strategy(0.40, 0.30, 1, 0.0, 0.30),
+        "class_mean": strategy(0.50, 0.40, 1, 0.0, 0.40),
+        "distilled": strategy(syn_clean, syn_shift, n_syn, 0.01, gate),
+    }
+    return {"results": results, "provenance": {"tabicl_weights": "mini", "settings": {"n_test": 2000}}}
+
+
+def test_shift_claim_follows_its_rule():
+    """The change of the synthetic images' margin under shift, with its interval: hold, fail, undecided, and the two
+    gates (distillations, the distillation gate) before any verdict."""
+
+    def verdict(*args, **kw):
+        table, values = claims_table({"shift": _shift_record(*args, **kw)})
+        return row(table, "distribution shift")["verdict"], values
+
+    v, values = verdict(0.35, 0.35)  # margin -0.05 clean, +0.05 under shift: grows by 0.10
+    assert v == "holds here" and values["claim_shift_change"] == pytest.approx(0.10)
+    assert values["claim_shift_change_low"] > 0 and values["claim_shift_evaluator"] == "nearest class mean"
+    assert verdict(0.45, 0.25)[0] == "fails here"  # +0.05 clean, -0.05 under shift
+    assert verdict(0.40, 0.30)[0] == "undecided here"  # 0.00 and 0.00: no change
+    assert verdict(0.35, 0.35, n_syn=1)[0] == "undecided here"  # one distillation: no verdict
+    v, values = verdict(0.35, 0.35, gate=0.15)  # behind random images under their objective's stand-in
+    assert v == "distillation too short here to judge" and "0.150 against 0.200" in values["claim_shift_gate"]

@@ -43,6 +43,7 @@ CONTEXT_LABELS = {
 EVALUATORS = {
     "tabicl": "TabICL",
     "tabicl_pool": "TabICL, pool statistics",
+    "tabicl_split": "TabICL, columns from the pool (secondary: the pool's labels reach it)",
     "nearest_mean": "nearest class mean",
     "logreg": "logistic regression",
     "one_nn": "1-NN",
@@ -62,6 +63,9 @@ def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dic
     ``_a1``), ``side<side>_weights`` and ``side<side>_hours`` (the run's wall time)."""
     rows: dict[str, dict] = {}
     values: dict = {}
+    first = next(iter(records.values()))
+    labels = {**EVALUATORS, "tabicl": recorded_name(first["provenance"])}  # TabICL's column names its weights
+    labels["tabicl_pool"] = f"{labels['tabicl']}, pool statistics"
     for side, rec in records.items():
         res = k1_results(rec)
         values[f"side{side}_weights"] = recorded_name(rec["provenance"])
@@ -70,13 +74,13 @@ def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dic
             if name not in res:
                 continue
             row = rows.setdefault(CONTEXT_LABELS[name], {("contexts", ""): res[name]["nearest_mean"]["n"]})
-            for ev, label in EVALUATORS.items():
+            for ev, label in labels.items():
                 if ev in res[name]:
                     values[f"side{side}_{name.replace('@', '_a')}_{ev}"] = res[name][ev]["mean"]
                     if ev in shown:
                         row[(label, column(side))] = res[name][ev]["mean"]
     table = pd.DataFrame(rows).T
-    order = [("contexts", "")] + [(EVALUATORS[ev], column(side)) for ev in shown for side in records]
+    order = [("contexts", "")] + [(labels[ev], column(side)) for ev in shown for side in records]
     table = table[[c for c in order if c in table]]
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table, values
@@ -91,11 +95,13 @@ def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
     values: dict = {}
     for side, rec in records.items():
         judged = judge_ordering(k1_results(rec), ORDER, synthetic=("pixel_lgm",), reference="random",
-                                evaluators=("tabicl", "tabicl_pool", *PEERS), n_test=record_n_test(rec))  # fmt: skip
+                                evaluators=("tabicl", "tabicl_pool", "tabicl_split", *PEERS),
+                                n_test=record_n_test(rec))  # fmt: skip
         values[f"side{side}_adequacy"] = judged.adequacy["tabicl"]
         for ev, verdict in judged.verdicts.items():
             est = judged.estimates[ev]
-            cells.setdefault(EVALUATORS[ev], {})[column(side)] = verdict
+            label = EVALUATORS[ev].replace("TabICL", recorded_name(rec["provenance"]), 1)
+            cells.setdefault(label, {})[column(side)] = verdict
             values[f"side{side}_verdict_{ev}"] = verdict
             values[f"side{side}_gap_{ev}"] = est["pixel_lgm"].mean - est["nearest_centroid"].mean
         values[f"side{side}_verdict"] = judged.overall
@@ -106,7 +112,9 @@ def side_verdicts(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
             )
             values[f"side{side}_gate"] = "passed" if gate.passed else "not passed"
         cells.setdefault("the claim (rule)", {})[column(side)] = judged.overall
-    return pd.DataFrame(cells).T, values
+    table = pd.DataFrame(cells).T.fillna("not recorded")
+    last = ["distillation gate", "the claim (rule)"]
+    return table.loc[[r for r in table.index if r not in last] + [r for r in last if r in table.index]], values
 
 
 def k8_hours(rec: dict | None, steps: int = 1000, augs: int = 8) -> float:
