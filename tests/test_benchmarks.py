@@ -215,3 +215,12 @@ def test_paper_costs_quick(tmp_path):
     lgm = [v["tflop"] for k, v in data["table"].items() if k.startswith("LGM")]
     assert lgm == sorted(lgm) and lgm[-1] == pytest.approx(10 * lgm[0])  # ipc 1 ... ipc 10: linear in ipc
     assert all("ESTIMATE" in line for line in data["lines"] if "GPU" in line and "->" in line)
+
+
+def test_split_cap_quick(tmp_path, cache_dir):
+    """Accuracy and seconds against the split mode's pool cap, the plain mode (cap 0) beside it in the same run."""
+    data = run_module("split_cap", tmp_path / "cap.json", "--cache-dir", str(cache_dir))
+    caps = {(r["context"], r["cap"]) for r in data["rows"]}
+    assert caps == {(c, k) for c in ("random 1 per class", "class means") for k in (0, 64, 256)}
+    assert all(0 <= r["accuracy"] <= 1 and r["seconds"] > 0 for r in data["rows"])
+    assert all("RATIO seconds vs plain" in line for line in data["lines"][1:])

@@ -159,7 +159,8 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
     ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's preprocessing fitted on the whole training set
     while the model reads only the context (:mod:`icl_support.evaluation.context_stats`; TabICL only).
     ``column_context``: ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's column stage reads the training
-    rows *with their labels* (a stratified subsample of at most 1,024) beside the context, and only the in-context
+    rows *with their labels* (a stratified subsample of at most 256, the measured plateau) beside the context, and
+    only the in-context
     stage reads the compressed context (:mod:`icl_support.evaluation.stage_split`; a ``TabICLClassifier`` with
     ``n_estimators=1``; implies pool statistics). The pool's labels then reach the model: it is not a ten-row
     bottleneck, and results made with it must say "columns from the pool".
