@@ -347,6 +347,9 @@ def _one_per_class_claims(rec: dict | None, values: dict, records: dict) -> list
     return rows
 
 
+PROBE_OR_PEERS = {"logreg": "logistic regression", "linear_probe": "LGM's own linear probe"}
+
+
 def _budget_key(rec: dict) -> tuple[int, int]:
     """Records ordered by LGM budget (steps x K), then by the side the backbone saw (the write-up's 224 px first)."""
     b = lgm_budget(rec)
@@ -368,7 +371,9 @@ def _order_reason(verdict: str, judged, label: str) -> str:
         return f"at {label}"
     lead = difference(est["pixel_lgm"], est["nearest_centroid"])
     name = "TabICL" if judge == "tabicl" else PEER_LABELS[judge]
-    return f"at {label}, synthetic minus centroid under the {name}: {lead.text()}"
+    others = {ev: v for ev, v in judged.verdicts.items() if ev in PROBE_OR_PEERS and ev != judge}
+    also = "; ".join(f"{PROBE_OR_PEERS[ev]}: {v}" for ev, v in others.items())
+    return f"at {label}, synthetic minus centroid under the {name}: {lead.text()}" + (f" ({also})" if also else "")
 
 
 # ---------------------------------------------------------------- the synthetic images' benefit: shift, classes
