@@ -259,10 +259,8 @@ def _ordering(rec: dict) -> tuple[str, str, dict, object]:
     if gate is not None:
         values.update(claim_k1_gate_passed=gate.passed, claim_k1_gate_synthetic=gate.synthetic.mean,
                       claim_k1_gate_random=gate.random.mean, claim_k1_gate_evaluator=PROBE[gate.evaluator])  # fmt: skip
-        state = "beat" if gate.passed else "do not beat"
-        parts.insert(
-            0, f"distillation gate: the synthetic images {state} random real images; {gate.text(PROBE[gate.evaluator])}"
-        )
+        state = "passed" if gate.passed else "not passed"
+        parts.insert(0, f"distillation gate {state}: {gate.text(PROBE[gate.evaluator])}")
     return judged.overall, "; ".join(parts), values, judged
 
 
@@ -594,13 +592,33 @@ def card_markdown(table: pd.DataFrame, key: str) -> str:
         f"**Verdict: {r['verdict']}.** {r['reason']}.",
         "",
         f"- **The write-up:** {r['write-up']}",
-        f"- **Measured here:** {r['this build']}",
+        *_measured_lines(r["this build"]),
         f"- **Rule:** {r['why']}",
     ]
     if r["caveats"]:
         lines.append(f"- **Caveats:** {r['caveats']}")
     lines += ["- **Rerun on a GPU:**", "", "  ```bash", f"  {r['test it on a GPU']}", "  ```"]
     return "\n".join(lines)
+
+
+def _split_top_level(text: str, sep: str = "; ") -> list[str]:
+    """``text`` split at ``sep`` outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i + len(sep)
+    return parts + [text[start:]]
+
+
+def _measured_lines(text: str) -> list[str]:
+    """The card's "Measured here" item: one line, or one sub-item per evaluator when the text lists several."""
+    parts = [p for chunk in _split_top_level(text, ". ") for p in _split_top_level(chunk)]
+    if len(parts) < 4:
+        return [f"- **Measured here:** {text}"]
+    return ["- **Measured here:**", *(f"  - {p.strip()}" for p in parts)]
 
 
 CARD_KEYS = ("level", "scaling", "time", "levels", "order", "classes", "shift", "attention")
