@@ -69,7 +69,8 @@ def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dic
     for side, rec in records.items():
         res = k1_results(rec)
         values[f"side{side}_weights"] = recorded_name(rec["provenance"])
-        values[f"side{side}_hours"] = rec["provenance"].get("wall_time_s", float("nan")) / 3600
+        prov = rec["provenance"]  # a resumed run: the total over its processes
+        values[f"side{side}_hours"] = prov.get("wall_time_total_s", prov.get("wall_time_s", float("nan"))) / 3600
         for name in CONTEXTS:
             if name not in res:
                 continue
