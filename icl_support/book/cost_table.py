@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..evaluation.records import read_json
+from ..evaluation.records import read_json, wall_seconds
 from .generated import with_block, write_or_check
 from .rehearsal import continued
 
@@ -70,9 +70,7 @@ def _verdict_run_lines(records: dict[str, dict]) -> list[str]:
         s = rec["provenance"].get("settings", {})
         side = s.get("lgm_image_size") or s.get("distill_res")
         budget = f"{s.get('distill_steps', 0):,} steps, K = {s.get('distill_augs', 0)}, {side} px"
-        prov = rec["provenance"]
-        seconds = prov.get("wall_time_total_s", prov.get("wall_time_s", float("nan")))  # total over resumed processes
-        lines.append(f"| `{name}` | {budget} | {s.get('distill_seeds', 1)} | {_duration(seconds)} |")
+        lines.append(f"| `{name}` | {budget} | {s.get('distill_seeds', 1)} | {_duration(wall_seconds(rec))} |")
     return lines + [""]
 
 

@@ -11,10 +11,11 @@ record holds them. ``tests/test_results_readme.py`` regenerates the file and fai
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
-from ..evaluation.records import read_json
+from ..evaluation.records import read_json, wall_seconds
 from ..evaluation.tabicl_model import recorded_name, recorded_variant
 from .generated import write_or_check
 
@@ -90,9 +91,8 @@ def _recorded(rec: dict) -> str:
 
 
 def _seconds(rec: dict) -> str:
-    prov = rec.get("provenance", {})
-    seconds = prov.get("wall_time_total_s", prov.get("wall_s", prov.get("wall_time_s")))  # resumed runs: the total
-    return f"{seconds:,.0f}" if isinstance(seconds, (int, float)) else ""
+    seconds = wall_seconds(rec)
+    return f"{seconds:,.0f}" if math.isfinite(seconds) else ""
 
 
 def render(results_dir: str | Path = "results") -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evaluation.records import k1_results, record_n_test
+from ..evaluation.records import k1_results, record_n_test, wall_seconds
 from ..evaluation.tabicl_model import recorded_name
 from ..evaluation.verdicts import judge_ordering
 
@@ -69,8 +69,7 @@ def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dic
     for side, rec in records.items():
         res = k1_results(rec)
         values[f"side{side}_weights"] = recorded_name(rec["provenance"])
-        prov = rec["provenance"]  # a resumed run: the total over its processes
-        values[f"side{side}_hours"] = prov.get("wall_time_total_s", prov.get("wall_time_s", float("nan"))) / 3600
+        values[f"side{side}_hours"] = wall_seconds(rec) / 3600
         for name in CONTEXTS:
             if name not in res:
                 continue

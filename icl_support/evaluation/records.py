@@ -55,6 +55,13 @@ def record_n_test(rec: dict | None) -> int | None:
     return int(n) if n else None
 
 
+def wall_seconds(rec: dict) -> float:
+    """A record's wall time in seconds: the total over its processes where a run was resumed
+    (``wall_time_total_s``), else its one process's (``wall_time_s``, or a benchmark's ``wall_s``); NaN if none."""
+    prov = rec.get("provenance", {})
+    return float(prov.get("wall_time_total_s", prov.get("wall_time_s", prov.get("wall_s", float("nan")))))
+
+
 def lgm_budget(rec: dict) -> dict:
     """The LGM budget a record's synthetic images were distilled at: ``steps``, ``augs`` (K), ``distillations``,
     ``side`` (the side the backbone saw), from its settings."""
