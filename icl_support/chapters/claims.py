@@ -27,7 +27,6 @@ from ..evaluation.records import (
     PEER_LABELS,
     SYNTHETIC_KINDS,
     budget_text,
-    class_count_benefit,
     evaluator_labels,
     k1_results,
     lgm_budget,
@@ -307,13 +306,12 @@ def _one_per_class_claims(rec: dict | None, values: dict, records: dict) -> list
     values["claim_k1_budget"] = judged_label
     b = lgm_budget(source)
     values.update(claim_k1_side=b["side"], claim_k1_steps=b["steps"], claim_k1_augs=b["augs"])
-    others = []
-    for label, other in budgets.items():
-        if label != judged_label:
-            others.append(f"{label}: {_ordering(other)[0]}")
+    verdicts = {label: _ordering(other)[0] for label, other in budgets.items() if label != judged_label}
+    others = [f"{label}: {v}" for label, v in verdicts.items()]
     values["claim_k1_other_budgets"] = "; ".join(others) or "none recorded"
-    if "side_64" in records and "side_224" in records:
-        values["claim_k1_twin_verdict"] = _ordering(records["side_64"])[0]
+    if "side_64" in records and "side_224" in records:  # the 64 px twin of the 224 px record, judged above
+        twin = budget_text(records["side_64"])
+        values["claim_k1_twin_verdict"] = verdict if twin == judged_label else verdicts[twin]
     distillations = Estimate.of(k1_results(source)["pixel_lgm"]["nearest_mean"]).n
     measured = f"judged at {judged_label}: {text}"
     if others:
@@ -466,22 +464,23 @@ def _class_count_claim(rec: dict | None, values: dict) -> list[dict]:
         values.update(claim_classes_verdict=NOT_TESTABLE, claim_classes_counts="no", claim_classes_text="not recorded")
         return [_not_recorded("classes", claim, "a prediction", cmd)]
     n_test = record_n_test(rec)
-    benefit = class_count_benefit(rec)["benefit"]
-    counts = sorted(benefit.index.get_level_values("classes").unique())
+    by_count: dict[int, list[dict]] = {}  # class count -> each subset's one-per-class results
+    for entry in rec["results"].values():
+        by_count.setdefault(len(entry["classes"]), []).append(k1_results(entry))
+    counts = sorted(by_count)
     labels = evaluator_labels(rec)
     everything = rec["results"][max(rec["results"], key=lambda k: len(rec["results"][k]["classes"]))]["results"]
     random_all = everything["random"]["1"]
     ratio = adequacy(random_all["tabicl"]["mean"], random_all["one_nn"]["mean"]) if "one_nn" in random_all else 0.0
     values["claim_classes_adequacy"] = ratio
     judges = [ev for ev in CLASS_COUNT_EVALUATORS if ev != "tabicl" or gate_by_adequacy(HOLDS, ratio) == HOLDS]
-    by_count = {n: [e["results"] for e in rec["results"].values() if len(e["classes"]) == n] for n in counts}
     parts, changes = [], {}
     for kind, kind_label in SYNTHETIC_KINDS.items():
+        if not all(kind in r for subsets in by_count.values() for r in subsets):
+            continue
         for ev in CLASS_COUNT_EVALUATORS:
-            if (kind, ev) not in benefit.index.droplevel("classes"):
-                continue
-            per = {n: average([_benefit({k: v["1"] for k, v in r.items()}, ev, kind, ("random", "nearest_centroid"),
-                                        n_test) for r in subsets]) for n, subsets in by_count.items()}  # fmt: skip
+            per = {n: average([_benefit(r, ev, kind, ("random", "nearest_centroid"), n_test) for r in subsets])
+                   for n, subsets in by_count.items()}  # fmt: skip
             for n in counts:
                 values[f"claim_classes_{kind}_{ev}_{n}"] = per[n].value
             change = difference(per[counts[-1]], per[counts[0]])
@@ -489,8 +488,7 @@ def _class_count_claim(rec: dict | None, values: dict) -> list[dict]:
                 changes[ev] = change
             parts.append(f"{kind_label} under {labels[ev]}: " + ", ".join(f"{per[n].value:+.3f}" for n in counts)
                          + f" (change {change.text()})")  # fmt: skip
-    gates = [gate_of({k: v["1"] for k, v in r.items()}, "pixel_lgm", "random", n_test) for s in by_count.values()
-             for r in s]  # fmt: skip
+    gates = [gate_of(r, "pixel_lgm", "random", n_test) for subsets in by_count.values() for r in subsets]
     gates = [g for g in gates if g is not None]
     passed = sum(g.passed for g in gates)
     n_syn = min(int(e["results"]["pixel_lgm"]["1"]["nearest_mean"]["n"]) for e in rec["results"].values())
