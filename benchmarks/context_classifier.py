@@ -84,6 +84,17 @@ def load_rows(cfg: ContextBenchConfig):
     return reduce(data.Z_pool), np.asarray(data.y_pool), reduce(data.Z_test[rows]), data.y_test[rows], data.classes
 
 
+def weights_entry(weights) -> dict:
+    """How a benchmark record names the TabICL weights it measured."""
+    return {"kind": weights.kind, "variant": getattr(weights, "variant", ""), "label": weights.label}
+
+
+def add_row_arguments(ap) -> None:
+    """The command-line options that say where :func:`load_rows` finds the images and the embedding cache."""
+    ap.add_argument("--data-root", default="", help="CIFAR-10 as JPEG class folders (train/, test/)")
+    ap.add_argument("--cache-dir", default="", help="embedding cache (default: $ICL_SYNTH_CACHE or ~/.cache/icl-synth)")
+
+
 def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -137,7 +148,7 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
     report(lines)
     return {
         "benchmark": "context_classifier",
-        "weights": {"kind": weights.kind, "variant": getattr(weights, "variant", ""), "label": weights.label},
+        "weights": weights_entry(weights),
         "n_train": int(len(y)),
         "n_eval": int(len(y_eval)),
         "classes": list(classes),
@@ -150,8 +161,7 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = base_parser("context-classifier", __doc__.split("\n\n")[0])
-    ap.add_argument("--data-root", default="", help="CIFAR-10 as JPEG class folders (train/, test/)")
-    ap.add_argument("--cache-dir", default="", help="embedding cache (default: $ICL_SYNTH_CACHE or ~/.cache/icl-synth)")
+    add_row_arguments(ap)
     ap.add_argument("--checkpoint", default="mini", help="TabICL weights: mini (default), mini-w64, a path, released")
     args = ap.parse_args(argv)
     set_threads(args)

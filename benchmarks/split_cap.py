@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks._common import base_parser, provenance, report, set_threads, timed, write_result
 from benchmarks.context_classifier import QUICK as CC_QUICK
-from benchmarks.context_classifier import ContextBenchConfig, load_rows
+from benchmarks.context_classifier import ContextBenchConfig, add_row_arguments, load_rows, weights_entry
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def run(cfg: CapBenchConfig, quick: bool = False) -> dict:
     report(lines)
     return {
         "benchmark": "split_cap",
-        "weights": {"kind": weights.kind, "variant": getattr(weights, "variant", ""), "label": weights.label},
+        "weights": weights_entry(weights),
         "rows": rows,
         "lines": lines,
         "provenance": provenance(cfg, started, quick=quick),
@@ -82,8 +82,7 @@ def run(cfg: CapBenchConfig, quick: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = base_parser("split-cap", __doc__.split("\n\n")[0])
-    ap.add_argument("--data-root", default="", help="CIFAR-10 as JPEG class folders (train/, test/)")
-    ap.add_argument("--cache-dir", default="", help="embedding cache (default: $ICL_SYNTH_CACHE or ~/.cache/icl-synth)")
+    add_row_arguments(ap)
     args = ap.parse_args(argv)
     set_threads(args)
     base = QUICK if args.quick else CapBenchConfig()
