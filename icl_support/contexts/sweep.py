@@ -22,8 +22,9 @@ from ..evaluation.scoring import EvalEnv, Scorer, stats
 from .strategies import BuildInputs, build, get_strategy, sweep_names
 
 SWEEP_EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
-# scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool")
-ONE_PER_CLASS_EVALUATORS = ("tabicl_pool", "tabicl_split")  # at one row per class only
+# scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool"), and
+# TabICL with its column stage reading the labelled pool ("columns from the pool")
+ONE_PER_CLASS_EVALUATORS = ("tabicl_pool", "tabicl_split")
 SPLIT_MAX_CLASSES = 10  # TabICL's max_classes: above it only the wrapper's hierarchical plain mode runs
 
 

@@ -122,22 +122,34 @@ for _name, _summary in (
     register_evaluator(_name, summary=_summary)(_peer(_name))
 
 
-def _tabicl_with(context_stats: str | None, name: str):
-    def fit_score(X, y, X_test, y_test, env: EvalEnv) -> float:
-        from .context_stats import fit_tabicl
+def _tabicl_scored(name: str, fit: Callable[[np.ndarray, np.ndarray, EvalEnv], object]):
+    """A TabICL evaluator: ``fit(X, y, env)`` returns the fitted classifier; scored on ``env.tabicl_rows``, its fit +
+    predict seconds into ``env.extra["<name>_seconds"]``, out-of-memory errors explained."""
 
+    def fit_score(X, y, X_test, y_test, env: EvalEnv) -> float:
         rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
         start = time.perf_counter()
-        stats_ = context_stats or env.context_stats
         with explain_out_of_memory(
             f"TabICL on {len(y)} context rows", "n_tabicl_test, n_estimators or the context size (ks)"
         ):
-            clf = fit_tabicl(env.tabicl(env.seed), X, y, context_stats=stats_, X_pool=env.pool)
+            clf = fit(X, y, env)
             accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
         env.extra[f"{name}_seconds"] = time.perf_counter() - start
         return accuracy
 
     return fit_score
+
+
+def _tabicl_with(context_stats: str | None, name: str):
+    """TabICL with its preprocessing fitted as ``context_stats`` says (``None``: as ``env.context_stats`` says)."""
+
+    def fit(X, y, env: EvalEnv):
+        from .context_stats import fit_tabicl
+
+        stats_ = context_stats or env.context_stats
+        return fit_tabicl(env.tabicl(env.seed), X, y, context_stats=stats_, X_pool=env.pool)
+
+    return _tabicl_scored(name, fit)
 
 
 register_evaluator("tabicl", summary="TabICL (the run's weights) on the context rows")(_tabicl_with(None, "tabicl"))
@@ -149,23 +161,21 @@ register_evaluator("tabicl_context", summary="TabICL as shipped, preprocessing f
 )
 
 
-@register_evaluator("tabicl_split", summary="TabICL, columns from the pool: the column stage reads the labelled pool")
-def _tabicl_split(X, y, X_test, y_test, env: EvalEnv) -> float:
-    """TabICL (``n_estimators=1``) whose column stage reads the pool's rows with their labels beside the context;
+def _fit_split(X, y, env: EvalEnv):
+    """TabICL (one ensemble member) whose column stage reads the pool's rows with their labels beside the context;
     the in-context stage reads only the context (:mod:`icl_support.evaluation.stage_split`). Not the write-up's
     ten-row bottleneck: the pool's labels reach the model."""
     from .stage_split import SplitTabICL
 
     if env.pool is None or env.pool_labels is None:
         raise ValueError("evaluator 'tabicl_split' needs the labelled pool: Scorer(pool=..., pool_labels=...)")
-    rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
-    start = time.perf_counter()
     clf = SplitTabICL.from_tabicl(env.tabicl(env.seed), one_member=True)
-    clf.fit(X, y, X_pool=env.pool, y_pool=env.pool_labels)
-    accuracy = float((clf.predict(X_test[rows]) == y_test[rows]).mean())
-    env.extra["tabicl_split_seconds"] = time.perf_counter() - start
-    return accuracy
+    return clf.fit(X, y, X_pool=env.pool, y_pool=env.pool_labels)
 
+
+register_evaluator("tabicl_split", summary="TabICL, columns from the pool: the column stage reads the labelled pool")(
+    _tabicl_scored("tabicl_split", _fit_split)
+)
 
 TABICL_EVALUATORS = ("tabicl", "tabicl_pool", "tabicl_context", "tabicl_split")
 
