@@ -1,5 +1,6 @@
 """TabICL-mini pretraining: synthetic tables, the loop, resume, refusal of bad state, the shipped checkpoint."""
 
+import dataclasses
 import json
 import shutil
 
@@ -304,6 +305,40 @@ def test_fewshot2_recipe_draws_balanced_k_shot_contexts_and_pool_statistics():
     assert all(batch_shape(fs, s).n_classes is None and not batch_shape(fs, s).pool_stats for s in range(5000, 5040))
     digests = {json.loads(p.read_text())["config_digest"] for p in (MINI_CHECKPOINT.parent).glob("*.json")}
     assert {RECIPES["mini-v1"].digest(), RECIPES["mini-w64"].digest()} <= digests
+
+
+def test_blind_recipe_hides_context_labels_from_the_column_stage_in_a_share_of_few_shot_batches():
+    """Recipe 1 of issue 27 (mini-w64-fs3-blind): continues the shipped recipe; about half its few-shot batches run
+    the column stage without the context labels, and only those change the loss; the shipped recipe's batches
+    (and its digest) are untouched, and its twin baseline (fs3-long) draws no blind batch."""
+    from icl_support.pretraining.batches import column_stage_blind, query_loss
+    from icl_support.pretraining.pretrain import RECIPES, batch_shape, build_model
+
+    blind, long, fs2 = RECIPES["mini-w64-fs3-blind"], RECIPES["mini-w64-fs3-long"], RECIPES["mini-w64-fs2"]
+    assert blind.parent == fs2 == long.parent and blind.total_steps == long.total_steps
+    assert (
+        blind.digest() != long.digest()
+        and fs2.digest() == json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["config_digest"]
+    )
+    steps = range(blind.start_step, blind.start_step + 200)
+    flags = [batch_shape(blind, s).col_blind for s in steps]
+    assert 60 < sum(flags) < 140
+    assert not any(batch_shape(long, s).col_blind for s in steps)
+    assert not any(batch_shape(fs2, s).col_blind for s in range(fs2.start_step, fs2.start_step + 100))
+    with pytest.raises(ValueError, match="col_blind"):
+        Stage("bad", 10, features=(2, 4), classes=(2, 3), rows=(20, 30), lr=1e-3, col_blind=0.5)
+
+    model = build_model(RECIPES["mini-w64-fs3-blind"]).eval()  # the shipped weights: a fresh model ignores labels
+    model.load_state_dict(torch.load(mini_checkpoint(), map_location="cpu", weights_only=True)["state_dict"])
+    step = next(s for s, flag in zip(steps, flags, strict=True) if flag)
+    batch = sample_batch(blind, step)
+    with torch.no_grad():
+        seen = query_loss(model, dataclasses.replace(batch, col_blind=False))
+        hidden = query_loss(model, batch)
+        with column_stage_blind(model):
+            manual = query_loss(model, dataclasses.replace(batch, col_blind=False))
+    assert model.col_embedder.target_aware  # restored after every forward
+    assert torch.isclose(hidden, manual) and not torch.isclose(hidden, seen)
 
 
 def test_pool_statistics_preprocess_with_every_row_of_the_table():

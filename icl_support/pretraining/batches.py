@@ -6,6 +6,7 @@ run would have, whether they are drawn inline or by a worker process (:class:`Ba
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ class BatchShape:
     prior: str
     n_classes: int | None = None  # a balanced batch: every table has this many classes, k = n_train / n_classes
     pool_stats: bool = False
+    col_blind: bool = False  # the column stage does not see the context labels (Stage.col_blind)
 
 
 def batch_shape(cfg: PretrainConfig, step: int) -> BatchShape:
@@ -65,7 +67,10 @@ def batch_shape(cfg: PretrainConfig, step: int) -> BatchShape:
         n_rows = n_train + query
     if stage.pool_stats:
         pool_stats = bool(rng.random() < stage.pool_stats)
-    return BatchShape(stage.tables_for(n_rows, n_features), n_rows, n_train, n_features, prior, n_classes, pool_stats)
+    col_blind = bool(rng.random() < stage.col_blind) if stage.col_blind else False
+    return BatchShape(
+        stage.tables_for(n_rows, n_features), n_rows, n_train, n_features, prior, n_classes, pool_stats, col_blind
+    )
 
 
 def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
@@ -90,7 +95,7 @@ def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
             dense=shape.prior == "gmm_dense",
             balanced=shape.n_classes is not None,
         )
-    return dataclasses.replace(batch, pool_stats=shape.pool_stats) if shape.pool_stats else batch
+    return dataclasses.replace(batch, pool_stats=shape.pool_stats, col_blind=shape.col_blind)
 
 
 def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0, fit_rows: int | None = None) -> Tensor:
@@ -107,11 +112,25 @@ def query_loss(model: torch.nn.Module, batch: TableBatch) -> Tensor:
     X_raw, y = batch.X.to(device), batch.y.to(device)
     X = preprocess_like_wrapper(X_raw, batch.n_train, fit_rows=X_raw.shape[1] if batch.pool_stats else None)
     y_ctx = y[:, : batch.n_train].float()
-    logits = model(X, y_ctx)  # (B, M, max_classes)
+    with column_stage_blind(model, batch.col_blind):
+        logits = model(X, y_ctx)  # (B, M, max_classes)
     classes = torch.arange(logits.shape[-1], device=device)
     mask = classes[None, None, :] >= (y.max(1).values + 1)[:, None, None]
     logits = logits.masked_fill(mask, float("-inf"))
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, batch.n_train :].reshape(-1))
+
+
+@contextlib.contextmanager
+def column_stage_blind(model: torch.nn.Module, blind: bool = True):
+    """Within the block, ``model``'s target-aware column stage does not add the context labels' embedding (it
+    runs as TabICL v1's, which is not target-aware); restored on exit, exceptions included."""
+    embedder = model.col_embedder
+    aware = embedder.target_aware
+    embedder.target_aware = aware and not blind
+    try:
+        yield model
+    finally:
+        embedder.target_aware = aware
 
 
 def build_model(cfg: PretrainConfig) -> torch.nn.Module:

@@ -46,6 +46,8 @@ class TableBatch:
     prior: str
     # preprocess with statistics of every row of the table (the unlabelled pool), not the context rows only
     pool_stats: bool = False
+    # the column stage does not see the context labels in this batch (Stage.col_blind)
+    col_blind: bool = False
 
     @property
     def n_classes(self) -> Tensor:
