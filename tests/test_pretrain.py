@@ -341,6 +341,22 @@ def test_blind_recipe_hides_context_labels_from_the_column_stage_in_a_share_of_f
     assert torch.isclose(hidden, manual) and not torch.isclose(hidden, seen)
 
 
+def test_a_recipe_continues_from_its_parents_exported_checkpoint(tmp_path):
+    """Where the parent's state.pt was not kept, its exported checkpoint starts the child: the weights, step and
+    clocks carry over, AdamW starts afresh; a checkpoint of another run is refused by name."""
+    from icl_support.pretraining.pretrain import RECIPES
+
+    cfg = RECIPES["mini-w64-fs3-blind"]
+    out = pretrain(tmp_path / "run", cfg, max_steps=cfg.start_step + 2, init_from=mini_checkpoint(), progress=False)
+    assert out["step"] == cfg.start_step + 2
+    assert out["cpu_s"] > 3600 * json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["cpu_hours"]
+    assert out["log"][0]["from_export"] == MINI_CHECKPOINT.name
+    with pytest.raises(StateError, match="continues run"):
+        pretrain(
+            tmp_path / "other", cfg, max_steps=cfg.start_step + 1, init_from=resolve_weights("mini-w64", tmp_path).path
+        )
+
+
 def test_pool_statistics_preprocess_with_every_row_of_the_table():
     batch = gaussian_mixture_tables(2, 80, 10, 5, 5, seed=4, balanced=True)
     out = preprocess_like_wrapper(batch.X.double(), 10, fit_rows=80)

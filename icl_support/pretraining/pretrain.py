@@ -108,7 +108,8 @@ def pretrain(
     every ``log_every`` steps is logged. ``prefetch``: batches drawn ahead by one worker process (0 = draw
     inline); the batches are the same either way (``benchmarks/pretrain_prior.py`` measures which is faster).
     ``init_from``: for a config with a ``parent``, the run directory of the finished parent run to start
-    from (read, never written; only needed while ``run_dir`` has no state yet). ``device``: where the model
+    from (read, never written; only needed while ``run_dir`` has no state yet), or the parent's exported checkpoint
+    (weights and clocks; AdamW starts afresh). ``device``: where the model
     trains (``"cuda"`` on a GPU); batches are drawn on the CPU either way, so the batches do not change.
     ``snapshot_every``: also keep the model alone every N steps as ``<run_dir>/snapshots/step-<N>.pt`` (a TabICL
     checkpoint, for scoring the run after the fact: :func:`snapshot_checkpoints`).
@@ -160,8 +161,10 @@ class _Training:
             state = _parent_state(cfg, init_from)
         if state is not None:
             run.model.load_state_dict(state["model"])
-            run.optimizer.load_state_dict(state["optimizer"])
-            _set_rng_state(state["rng"])
+            if state["optimizer"] is not None:  # None: warm start from an exported checkpoint (fresh AdamW)
+                run.optimizer.load_state_dict(state["optimizer"])
+            if state["rng"] is not None:
+                _set_rng_state(state["rng"])
             run.step, run.clock, run.log = int(state["step"]), dict(state["clock"]), json.loads(state["log"])
             run.window = json.loads(state.get("window", "[]"))
         run.model.train()
@@ -241,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES), help="curriculum (default: shipped)"
     )
-    parser.add_argument("--init", metavar="RUN_DIR", help="finished parent run a warm-started recipe continues")
+    parser.add_argument(
+        "--init",
+        metavar="RUN_DIR|CKPT",
+        help="finished parent run a warm-started recipe continues (or its exported checkpoint: weights, fresh AdamW)",
+    )
     parser.add_argument("--snapshot-every", type=int, default=0, help="keep the model every N steps (snapshots/)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where the model trains")
     parser.add_argument(

@@ -123,6 +123,8 @@ def _parent_state(cfg: PretrainConfig, init_from: str | Path | None) -> dict:
             f"this config continues a finished run of config {cfg.parent.digest()} ({cfg.start_step} steps); "
             f"pass its run directory (--init RUN_DIR; the shipped one is runs/tabicl-mini)"
         )
+    if Path(init_from).is_file():
+        return _exported_parent_state(cfg, Path(init_from))
     state = load_state(Path(init_from), cfg.parent)
     if state is None:
         raise StateError(f"no {STATE_FILE} in {init_from}: nothing to continue from")
@@ -133,6 +135,26 @@ def _parent_state(cfg: PretrainConfig, init_from: str | Path | None) -> dict:
         )
     log = json.loads(state["log"]) + [{"step": cfg.start_step, "continued_by": cfg.digest()}]
     return {**state, "log": json.dumps(log)}
+
+
+def _exported_parent_state(cfg: PretrainConfig, ckpt: Path) -> dict:
+    """A warm start from the parent's *exported* checkpoint (``<ckpt>`` + its provenance JSON): the weights, the
+    step and the clocks; no optimiser state (AdamW starts afresh behind the warm-up) and no RNG state (nothing draws
+    from the global RNGs). Used where the parent's ``state.pt`` was not kept; the log says which it was."""
+    meta_path = ckpt.with_suffix(".json")
+    if not meta_path.is_file():
+        raise StateError(f"{ckpt} has no provenance {meta_path.name}: cannot check which run it is")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("config_digest") != cfg.parent.digest() or int(meta.get("steps", -1)) != cfg.start_step:
+        raise StateError(
+            f"{ckpt} is run {meta.get('config_digest')} at step {meta.get('steps')}; this config continues run "
+            f"{cfg.parent.digest()} at step {cfg.start_step}"
+        )
+    weights = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    clock = {"wall_s": 3600 * float(meta["wall_hours"]), "cpu_s": 3600 * float(meta["cpu_hours"])}
+    log = [{"step": cfg.start_step, "continued_by": cfg.digest(), "from_export": ckpt.name, **clock}]
+    return {"model": weights, "optimizer": None, "rng": None, "step": cfg.start_step, "clock": clock,
+            "log": json.dumps(log)}  # fmt: skip
 
 
 def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig = DEFAULT_CONFIG) -> Path:
