@@ -8,7 +8,7 @@ scored on the same ``n_eval`` seeded test rows:
 * ``ContextClassifier(TabICL, ContextSampler(strategy, per_class=k))`` for class_mean, kcenter and herding at several
   k, and retrieval contexts (each test row's k nearest rows of every class, batched through TabICL's torch path);
 * the same compressed contexts with TabICL's column stage reading the labelled training set
-  (``column_context="pool"``, :mod:`icl_support.evaluation.stage_split`: "columns from the pool", not a ten-row
+  (``column_context="pool"``, :mod:`icl_support.model.stage_split`: "columns from the pool", not a ten-row
   bottleneck, since the training labels reach the model);
 * logistic regression on the whole training set (the linear probe every chapter reports).
 
@@ -101,7 +101,7 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
     from sklearn.preprocessing import StandardScaler
 
     from icl_support import ContextClassifier, ContextSampler
-    from icl_support.evaluation.tabicl_model import make_tabicl, resolve_weights
+    from icl_support.model.weights import make_tabicl, resolve_weights
 
     started = time.perf_counter()
     X, y, X_eval, y_eval, classes = load_rows(cfg)

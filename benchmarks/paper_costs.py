@@ -56,7 +56,7 @@ def count(fn) -> tuple[float, float]:
 def run(cfg: PaperCostConfig) -> dict:
     import timm
 
-    from icl_support.evaluation.tabicl_model import V2_CONFIG
+    from icl_support.model.weights import V2_CONFIG
 
     started = time.perf_counter()
     vit = timm.create_model("vit_base_patch14_dinov2.lvd142m", pretrained=False, img_size=cfg.image_side).eval()

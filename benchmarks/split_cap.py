@@ -1,6 +1,6 @@
 """How many pool rows the split mode's column stage needs: accuracy and seconds against the pool cap, side by side.
 
-``column_context="pool"`` (:mod:`icl_support.evaluation.stage_split`) feeds a stratified subsample of at most
+``column_context="pool"`` (:mod:`icl_support.model.stage_split`) feeds a stratified subsample of at most
 ``pool_cap`` labelled pool rows to TabICL's column stage beside the context. This measures, on the rows of
 ``benchmarks/context_classifier.py`` (CIFAR-10 at 64 px, PCA-64, a 10,000-row pool, 500 test rows), the accuracy
 of one random row per class (``seeds`` draws) and of the class means, and the fit + predict seconds, at each cap,
@@ -42,8 +42,8 @@ def _contexts(X, y, seeds: int) -> dict[str, list[np.ndarray]]:
 
 
 def run(cfg: CapBenchConfig, quick: bool = False) -> dict:
-    from icl_support.evaluation.stage_split import SplitTabICL
-    from icl_support.evaluation.tabicl_model import resolve_weights
+    from icl_support.model.stage_split import SplitTabICL
+    from icl_support.model.weights import resolve_weights
 
     started = time.perf_counter()
     X, y, X_eval, y_eval, _ = load_rows(cfg.rows)

@@ -42,7 +42,7 @@ from benchmarks._common import (
 from icl_support.core.config import PARAMETER_NAMES, resolve_settings
 from icl_support.data.datasets import balanced_subset
 from icl_support.evaluation.peers import PEERS, make_peer
-from icl_support.evaluation.tabicl_model import make_tabicl, resolve_weights
+from icl_support.model.weights import make_tabicl, resolve_weights
 
 SPEED_GOAL = 5.0  # x faster than the default path on full-width rows
 ACCURACY_GOAL_POINTS = 0.5  # at most this many accuracy points lost

@@ -43,7 +43,7 @@ from benchmarks._common import base_parser, provenance, ratio_line, report, set_
 from icl_support.evaluation.fewshot import FEWSHOT_TABLES, fewshot_table, score_fewshot, summarise_fewshot
 from icl_support.evaluation.heldout import TABLES, evaluate_checkpoint
 from icl_support.evaluation.peers import standardised_nearest_mean
-from icl_support.evaluation.tabicl_model import resolve_weights
+from icl_support.model.weights import resolve_weights
 
 LOGREG_SHARE_GOAL = 0.9
 
@@ -134,7 +134,7 @@ def embeddings_part(cfg: MiniBenchConfig, weights, progress: bool) -> dict:
     from icl_support.chapters.context_scaling import run_context_scaling, summarise
     from icl_support.core.config import resolve_settings
     from icl_support.embedding.tables import build_table
-    from icl_support.evaluation.tabicl_model import make_tabicl
+    from icl_support.model.weights import make_tabicl
 
     overrides = {"cache_dir": cfg.cache_dir} if cfg.cache_dir else {}
     settings = resolve_settings(cfg.embeddings_profile, "", **overrides)

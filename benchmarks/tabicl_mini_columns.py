@@ -26,7 +26,7 @@ from icl_support.core.config import resolve_settings
 from icl_support.embedding.tables import build_table
 from icl_support.evaluation.heldout import tabicl_accuracy
 from icl_support.evaluation.peers import make_peer
-from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT
+from icl_support.model.weights import MINI_CHECKPOINT
 
 
 @dataclass(frozen=True)

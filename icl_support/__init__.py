@@ -17,9 +17,9 @@ _PUBLIC = {
     "ContextSampler": "icl_support.contexts.sampler",
     "ContextClassifier": "icl_support.contexts.sampler",
     "list_strategies": "icl_support.contexts.strategies",
-    "resolve_weights": "icl_support.evaluation.tabicl_model",
-    "make_tabicl": "icl_support.evaluation.tabicl_model",
-    "fit_tabicl": "icl_support.evaluation.context_stats",
+    "resolve_weights": "icl_support.model.weights",
+    "make_tabicl": "icl_support.model.weights",
+    "fit_tabicl": "icl_support.model.context_stats",
     "load_dataset": "icl_support.data.datasets",
     "embed_to_cache": "icl_support.embedding.embed",
 }

@@ -11,7 +11,7 @@ import torch
 from icl_support.embedding.backbones import create_backbone
 from icl_support.embedding.frozen import FrozenFeatures
 from icl_support.embedding.tables import EmbeddingTable
-from icl_support.evaluation.tabicl_model import resolve_weights
+from icl_support.model.weights import resolve_weights
 
 
 @pytest.fixture(scope="session")

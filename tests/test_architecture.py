@@ -11,6 +11,7 @@ LAYERS = {
     "core": 0,
     "data": 1,
     "embedding": 2,
+    "model": 2,
     "evaluation": 3,
     "contexts": 4,
     "pretraining": 4,

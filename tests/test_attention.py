@@ -7,7 +7,7 @@ import torch
 from conftest import blobs
 
 from icl_support.evaluation.attention import icl_attention, mean_attention, record_icl_attention
-from icl_support.evaluation.tabicl_model import make_tabicl
+from icl_support.model.weights import make_tabicl
 
 N_CTX, N_QUERY, N_FEATURES = 30, 7, 8
 

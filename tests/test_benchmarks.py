@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from icl_support.evaluation.tabicl_model import RANDOM_BANNER
+from icl_support.model.weights import RANDOM_BANNER
 
 REPO = Path(__file__).resolve().parent.parent
 

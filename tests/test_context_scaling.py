@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from icl_support.chapters.context_scaling import run_context_scaling, summarise
-from icl_support.evaluation.tabicl_model import make_tabicl
+from icl_support.model.weights import make_tabicl
 
 
 def test_sweep_shares_contexts_and_skips_large_tabicl(blob_table, random_weights):

@@ -5,9 +5,9 @@ import pytest
 import torch
 from tabicl._sklearn.preprocessing import PreprocessingPipeline
 
-from icl_support.evaluation.context_stats import fit_tabicl
-from icl_support.evaluation.tabicl_model import make_tabicl
-from icl_support.evaluation.tabicl_torch import TorchTabICL
+from icl_support.model.context_stats import fit_tabicl
+from icl_support.model.weights import make_tabicl
+from icl_support.model.torch_path import TorchTabICL
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -309,7 +309,7 @@ def test_imagenette_offline_names_data_root(monkeypatch, tmp_path):
 
 def test_same_seed_same_numbers_end_to_end(tmp_path, random_weights, features, reals):
     """Two runs from empty caches on CPU: embeddings, PCA table, peers, TabICL and LGM agree exactly."""
-    from icl_support.evaluation.tabicl_model import make_tabicl
+    from icl_support.model.weights import make_tabicl
 
     def run(cache: Path) -> dict:
         s = resolve_settings("smoke", n_train=30, n_test=20, image_size=32, pca_dim=4, cache_dir=str(cache))

@@ -40,7 +40,7 @@ def test_download_hints_for_token_gated_offline_and_partial_downloads():
 
 
 def test_released_checkpoint_error_says_what_to_pass_offline(tmp_path, monkeypatch):
-    from icl_support.evaluation.tabicl_model import resolve_weights
+    from icl_support.model.weights import resolve_weights
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))

@@ -13,7 +13,7 @@ from icl_support.data.shapes import CLASSES, write_shapes_folder
 from icl_support.embedding.backbones import create_backbone
 from icl_support.embedding.embed import embed_images
 from icl_support.evaluation.peers import PEERS, make_peer
-from icl_support.evaluation.tabicl_model import make_tabicl
+from icl_support.model.weights import make_tabicl
 
 
 @pytest.fixture(scope="module")

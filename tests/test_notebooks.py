@@ -86,7 +86,7 @@ def test_chapter0_smoke(executed):
     """The TabICL-mini chapter glues the shipped provenance and the recorded benchmark, and reproduces a record live."""
     import json
 
-    from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT
+    from icl_support.model.weights import MINI_CHECKPOINT
 
     path, out = executed["00_tabicl_mini"]
     g = glued(path)

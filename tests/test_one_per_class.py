@@ -39,7 +39,7 @@ def test_every_strategy_and_evaluator(tiny, random_weights):
     from icl_support.contexts.selection import centroid, random_per_class
     from icl_support.evaluation.peers import make_peer
     from icl_support.evaluation.run import Run
-    from icl_support.evaluation.tabicl_model import make_tabicl
+    from icl_support.model.weights import make_tabicl
 
     s, data = tiny
     run = Run(s, random_weights, torch.device("cpu"), random_weights)

@@ -110,7 +110,7 @@ def test_tabicl_aware_strategy_plumbing(tiny, random_weights):
 
     from icl_support.contexts.strategies import BuildInputs, build
     from icl_support.core.config import with_overrides
-    from icl_support.evaluation.tabicl_model import TabICLWeights
+    from icl_support.model.weights import TabICLWeights
 
     s, data, _ = tiny
     pca = PCA(4, random_state=0).fit(data.Z_pool)
@@ -129,7 +129,7 @@ def test_retrieval_in_the_sweep_with_real_weights(tiny, cache_dir):
     """Retrieval contexts are scored by TabICL (both statistics at k = 1) beside the global contexts, timed, with
     C * k rows; the Pareto tables and figures take them (peers absent)."""
     from icl_support.core.config import with_overrides
-    from icl_support.evaluation.tabicl_model import resolve_weights
+    from icl_support.model.weights import resolve_weights
 
     s, data, _ = tiny
     s = with_overrides(s, strategies=["random", "retrieval"])

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.evaluation.tabicl_model import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
-from icl_support.evaluation.tabicl_torch import apply_context_stats, fit_context_stats
+from icl_support.model.weights import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
+from icl_support.model.torch_path import apply_context_stats, fit_context_stats
 from icl_support.pretraining.pretrain import (
     RECIPES,
     SHIPPED_RECIPE,
@@ -184,7 +184,7 @@ def test_shipped_mini_scores_its_pinned_accuracy_on_digits(tmp_path, variant):
 
 
 def test_every_shipped_mini_matches_its_provenance():
-    from icl_support.evaluation.tabicl_model import SHIPPED_MINI
+    from icl_support.model.weights import SHIPPED_MINI
 
     for variant, (path, label) in SHIPPED_MINI.items():
         meta = json.loads(path.with_suffix(".json").read_text())

@@ -23,7 +23,7 @@ from icl_support.core.config import resolve_settings
 from icl_support.embedding.image_pool import ImageData
 from icl_support.evaluation.run import Run
 from icl_support.evaluation.scoring import EVALUATORS, EvalEnv, Scorer, get_evaluator
-from icl_support.evaluation.tabicl_model import TabICLWeights
+from icl_support.model.weights import TabICLWeights
 
 
 def test_aliases_resolve_to_one_strategy():

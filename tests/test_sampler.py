@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from icl_support import ContextClassifier, ContextSampler, list_strategies
 from icl_support.contexts.strategies import STRATEGIES, select_rows
-from icl_support.evaluation.tabicl_model import make_tabicl, resolve_weights
+from icl_support.model.weights import make_tabicl, resolve_weights
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -108,7 +108,7 @@ def test_retrieval_gives_each_test_row_its_own_neighbours(mini, per_class, n_nei
 
 def test_retrieval_batches_equal_one_table_at_a_time(mini):
     """The batched forward gives each test row what TabICL's one-table path gives on its own context."""
-    from icl_support.evaluation.tabicl_torch import TorchTabICL
+    from icl_support.model.torch_path import TorchTabICL
 
     X, y = blobs(15, 3, dim=5)
     clf = ContextClassifier(mini, ContextSampler("retrieval", per_class=3)).fit(X, y)

@@ -10,9 +10,9 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from icl_support.evaluation.stage_split import SplitTabICL, split_logits, stratified_cap
-from icl_support.evaluation.tabicl_model import make_tabicl, resolve_weights
-from icl_support.evaluation.tabicl_torch import TorchTabICL
+from icl_support.model.stage_split import SplitTabICL, split_logits, stratified_cap
+from icl_support.model.weights import make_tabicl, resolve_weights
+from icl_support.model.torch_path import TorchTabICL
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import blobs
 
-from icl_support.evaluation.tabicl_model import RANDOM_BANNER, make_tabicl, resolve_weights, timing_weights
+from icl_support.model.weights import RANDOM_BANNER, make_tabicl, resolve_weights, timing_weights
 
 
 def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir):
@@ -43,7 +43,7 @@ def test_classifier_runs_and_fit_once_matches_default(random_weights):
 def test_every_shipped_mini_resolves_named_and_labelled(tmp_path):
     from icl_support.book.notebook import weights_note
     from icl_support.evaluation.records import weights_name
-    from icl_support.evaluation.tabicl_model import SHIPPED_MINI
+    from icl_support.model.weights import SHIPPED_MINI
 
     first, best = resolve_weights("mini-v1", tmp_path), resolve_weights("mini-w64", tmp_path)
     shipped = resolve_weights("mini", tmp_path)

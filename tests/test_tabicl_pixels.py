@@ -39,7 +39,7 @@ def test_images_start_at_the_centroid_images_and_move_down_tabicls_loss(inputs, 
 def test_resume_equals_uninterrupted(inputs, tmp_path):
     from icl_support.contexts.selection import centroid
     from icl_support.contexts.tabicl_pixels import distill_tabicl_pixels
-    from icl_support.evaluation.tabicl_torch import TorchTabICL
+    from icl_support.model.torch_path import TorchTabICL
 
     data, pca = inputs.data, inputs.pca
     idx = centroid(data.Z_pool, data.y_pool, 1)

@@ -1,4 +1,4 @@
-"""The differentiable TabICL path (icl_support.evaluation.tabicl_torch) and TabICL-aware distillation (tabicl_distill).
+"""The differentiable TabICL path (icl_support.model.torch_path) and TabICL-aware distillation (tabicl_distill).
 
 RANDOM WEIGHTS: timing only. TabICL here has random weights, so nothing below is an accuracy: the
 tests check that the torch path computes the same function as the sklearn wrapper, that gradients
@@ -13,8 +13,8 @@ from conftest import blobs
 
 from icl_support.contexts.selection import centroid
 from icl_support.contexts.tabicl_lgm import TabICLDistillConfig, distill_tabicl, initial_rows
-from icl_support.evaluation.tabicl_model import RANDOM_BANNER, make_tabicl
-from icl_support.evaluation.tabicl_torch import TorchTabICL, apply_context_stats, fit_context_stats
+from icl_support.model.weights import RANDOM_BANNER, make_tabicl
+from icl_support.model.torch_path import TorchTabICL, apply_context_stats, fit_context_stats
 
 CONST_COL = 3
 

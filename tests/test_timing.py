@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from icl_support.evaluation.tabicl_model import make_tabicl
+from icl_support.model.weights import make_tabicl
 from icl_support.evaluation.timing import fit_power_law, kv_cache_comparison, time_vs_context
 
 

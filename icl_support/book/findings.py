@@ -17,7 +17,7 @@ from ..chapters.claims import claims_table
 from ..chapters.fewshot_report import best_ratio, load_fewshot_records
 from ..chapters.pareto import retrieval_numbers, with_retrieval
 from ..evaluation.records import read_json
-from ..evaluation.tabicl_model import recorded_name
+from ..model.weights import recorded_name
 
 SETTING = "CIFAR-10, offline EfficientNet-Lite0, PCA-64"  # each line names the TabICL weights of its record
 

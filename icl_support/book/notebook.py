@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..core.config import Settings
 from ..core.jsonio import plain
-from ..evaluation.tabicl_model import TabICLWeights
+from ..model.weights import TabICLWeights
 
 
 def glue_values(values: dict, display: bool = False) -> None:

@@ -75,7 +75,7 @@ def build_hf_cache(hub: Path, seed: int = 0) -> dict:
     from safetensors.torch import save_file
 
     from ..core.cache import save_torch_atomic
-    from ..evaluation.tabicl_model import RELEASED_FILE, RELEASED_REPO, V2_CONFIG
+    from ..model.weights import RELEASED_FILE, RELEASED_REPO, V2_CONFIG
 
     torch.manual_seed(seed)
     dino = timm.create_model(DINO_REPO.split("/")[1], pretrained=False)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..evaluation.records import read_json, wall_seconds
-from ..evaluation.tabicl_model import recorded_name, recorded_variant
+from ..model.weights import recorded_name, recorded_variant
 from .generated import write_or_check
 
 HEADER = """# Recorded runs

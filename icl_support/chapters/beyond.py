@@ -21,7 +21,7 @@ from ..evaluation.peers import make_peer
 from ..evaluation.plots import stamp_weights
 from ..evaluation.projection import decision_plane, plot_projection
 from ..evaluation.run import Run
-from ..evaluation.tabicl_model import make_tabicl
+from ..model.weights import make_tabicl
 
 MANY_STRATEGIES = ("random", "class_mean", "nearest_centroid", "herding", "row_lgm", "full")
 
@@ -93,7 +93,7 @@ def tabicl_aware_rows(run: Run, data: ImageData, reduce):
     RNG left as it was. Returns the :class:`~icl_support.contexts.tabicl_lgm` result."""
     from ..contexts.configs import tabicl_lgm_config
     from ..contexts.tabicl_lgm import distill_tabicl
-    from ..evaluation.tabicl_torch import TorchTabICL
+    from ..model.torch_path import TorchTabICL
 
     with torch.random.fork_rng(devices=[]):
         net = TorchTabICL(run.weights, "cpu")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..evaluation.records import k1_results, record_n_test, wall_seconds
-from ..evaluation.tabicl_model import recorded_name
+from ..model.weights import recorded_name
 from ..evaluation.verdicts import judge_ordering
 
 SIDE_RECORDS = {"64": "cifar10-k1-side-64.json", "224": "cifar10-k1-side-224.json"}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..evaluation.plots import stamp_weights
 from ..evaluation.records import read_json
-from ..evaluation.tabicl_model import TabICLWeights
+from ..model.weights import TabICLWeights
 
 BENCHMARKS = ("embed", "distill", "tabicl")
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.records import BENCH_LABELS, STANDARDISED_NCM, read_json
-from ..evaluation.tabicl_model import MINI_CHECKPOINT, V2_CONFIG
+from ..model.weights import MINI_CHECKPOINT, V2_CONFIG
 from ..pretraining.recipes import MINI_CONFIG, PretrainConfig
 from ..pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..evaluation.records import BENCH_LABELS, read_runs
-from ..evaluation.tabicl_model import recorded_name, recorded_variant
+from ..model.weights import recorded_name, recorded_variant
 
 CH1_RECORDS = ("local", "mini-w64", "mini-w64-fs", "mini-w64-fs2")  # cifar10-ch1-<name>.json: one run, four weights
 K1_RECORDS = ("mini", "mini-w64", "mini-w64-fs", "mini-w64-fs2")  # cifar10-k1-<name>.json

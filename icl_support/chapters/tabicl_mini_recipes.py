@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.records import BENCH_LABELS, STANDARDISED_NCM, read_json, read_record
-from ..evaluation.tabicl_model import MINI_CHECKPOINT, SHIPPED_MINI
+from ..model.weights import MINI_CHECKPOINT, SHIPPED_MINI
 
 SHIPPED_BENCHES = {"mini-v1": "bench-tabicl-mini-v1.json", "mini-w64": "bench-tabicl-mini-w64.json"}
 
@@ -185,7 +185,7 @@ def live_check(benches: dict[str, dict], cache_dir: Path, table: str = "wine") -
     accuracy its record holds: glue values ``live_<table>_<variant>`` / ``recorded_<table>_<variant>`` and one
     printed line per checkpoint."""
     from ..evaluation.heldout import load_table, split, tabicl_accuracy
-    from ..evaluation.tabicl_model import resolve_weights
+    from ..model.weights import resolve_weights
 
     X, y = load_table(table)
     values, lines = {}, []

@@ -4,7 +4,7 @@ For every test row, the context is its ``per_class`` nearest training rows of ev
 rows, every class present) or, with ``per_class=None``, its ``n_neighbors`` nearest overall (classes that none
 of them has score 0). Distances are Euclidean on the training set's z-scored columns. TabICL reads one table per
 test row; ``batch_size`` tables go through its differentiable path in one forward pass
-(:meth:`icl_support.evaluation.tabicl_torch.TorchTabICL.forward_tables`), so its cost is measured as a user
+(:meth:`icl_support.model.torch_path.TorchTabICL.forward_tables`), so its cost is measured as a user
 would pay it. This is ``n_estimators=1`` TabICL (no ensemble); ``context_stats="pool"`` fits the preprocessing
 on the whole training set once. Used through
 :class:`icl_support.contexts.sampler.ContextClassifier` with ``ContextSampler("retrieval", ...)``.
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from ..evaluation.tabicl_torch import TorchTabICL, fit_context_stats
+from ..model.torch_path import TorchTabICL, fit_context_stats
 
 
 class RetrievalTabICL:
@@ -35,7 +35,7 @@ class RetrievalTabICL:
         if type(self.estimator).__name__ != "TabICLClassifier" or path is None:
             raise ValueError(
                 "strategy='retrieval' runs TabICL's batched torch path: the estimator must be a "
-                f"TabICLClassifier(model_path=...) (icl_support.evaluation.tabicl_model.make_tabicl), got "
+                f"TabICLClassifier(model_path=...) (icl_support.model.weights.make_tabicl), got "
                 f"{type(self.estimator).__name__}"
             )
         device = str(getattr(self.estimator, "device", None) or "cpu")

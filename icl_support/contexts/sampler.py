@@ -21,8 +21,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..evaluation.context_stats import check_context_stats, fit_tabicl
-from ..evaluation.stage_split import SplitTabICL, check_column_context
+from ..model.context_stats import check_context_stats, fit_tabicl
+from ..model.stage_split import SplitTabICL, check_column_context
 from .strategies import get_strategy, list_strategies, select_rows
 
 RETRIEVAL = "retrieval"
@@ -157,11 +157,11 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
     ``estimator``: any scikit-learn classifier, or a ``TabICLClassifier`` (any weights). ``sampler``: a
     :class:`ContextSampler` (default ``ContextSampler()``: k-center, 5 rows per class). ``context_stats``:
     ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's preprocessing fitted on the whole training set
-    while the model reads only the context (:mod:`icl_support.evaluation.context_stats`; TabICL only).
+    while the model reads only the context (:mod:`icl_support.model.context_stats`; TabICL only).
     ``column_context``: ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's column stage reads the training
     rows *with their labels* (a stratified subsample of at most 256, the measured plateau) beside the context, and
     only the in-context
-    stage reads the compressed context (:mod:`icl_support.evaluation.stage_split`; a ``TabICLClassifier`` with
+    stage reads the compressed context (:mod:`icl_support.model.stage_split`; a ``TabICLClassifier`` with
     ``n_estimators=1``; implies pool statistics). The pool's labels then reach the model: it is not a ten-row
     bottleneck, and results made with it must say "columns from the pool".
 
@@ -256,6 +256,6 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _default_estimator():
-    from ..evaluation.tabicl_model import make_tabicl, resolve_weights
+    from ..model.weights import make_tabicl, resolve_weights
 
     return make_tabicl(resolve_weights("auto", "."))

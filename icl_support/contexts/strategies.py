@@ -328,7 +328,7 @@ def _lgm_neighbors(inputs: BuildInputs, k: int, seed: int) -> Made:
 def _tabicl_lgm_rows(X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, *, estimator, **options) -> Context:
     """Rows optimised through TabICL on rows alone: ``estimator`` a ``TabICLClassifier`` with ``model_path`` (or a
     checkpoint path); ``options`` are :class:`~icl_support.contexts.tabicl_lgm.TabICLDistillConfig` fields."""
-    from ..evaluation.tabicl_torch import TorchTabICL
+    from ..model.torch_path import TorchTabICL
     from .tabicl_lgm import TabICLDistillConfig, distill_tabicl
 
     selection.check_per_class(X, y, k)
@@ -336,7 +336,7 @@ def _tabicl_lgm_rows(X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, *, est
     if path is None or not isinstance(path, (str, Path)):
         raise ValueError(
             "tabicl_lgm needs the TabICL weights as a file: a TabICLClassifier(model_path=...) or a checkpoint path "
-            f"(icl_support.evaluation.tabicl_model.resolve_weights gives one), got {type(estimator).__name__}"
+            f"(icl_support.model.weights.resolve_weights gives one), got {type(estimator).__name__}"
         )
     device = str(getattr(estimator, "device", None) or "cpu")
     net = TorchTabICL(path, "cuda" if device.startswith("cuda") and torch.cuda.is_available() else "cpu")
@@ -358,7 +358,7 @@ def _tabicl_lgm_rows(X: np.ndarray, y: np.ndarray, k: int, seed: int = 0, *, est
 )  # fmt: skip
 def _tabicl_lgm(inputs: BuildInputs, k: int, seed: int) -> Made:
     """Rows optimised through TabICL itself (in the evaluators' PCA space, mapped back to raw rows)."""
-    from ..evaluation.tabicl_torch import TorchTabICL
+    from ..model.torch_path import TorchTabICL
     from .tabicl_lgm import distill_tabicl
 
     run, data, pca = inputs.run, inputs.data, inputs.pca

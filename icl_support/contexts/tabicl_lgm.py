@@ -5,7 +5,7 @@ TabICL, given that context, classifies real rows well: each step draws a mini-ba
 rows from a pool and minimises the cross-entropy of ``TorchTabICL.predict_proba`` (the wrapper's
 ``n_estimators=1`` probabilities, temperature 0.9) on them. Gradients reach the rows through
 TabICL's preprocessing (context z-score and outlier bounds) and the frozen model
-(:mod:`icl_support.evaluation.tabicl_torch`); only the rows are parameters, labels stay fixed.
+(:mod:`icl_support.model.torch_path`); only the rows are parameters, labels stay fixed.
 
 Unlike LGM (:mod:`icl_support.contexts.row_lgm`) the objective is the target model's own loss, so
 the result is tied to the TabICL weights used: with random weights (``RANDOM_BANNER``) it is a
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..core.device import require_at_least_one
-from ..evaluation.tabicl_torch import TorchTabICL
+from ..model.torch_path import TorchTabICL
 from .selection import centroid
 
 INITS = ("centroid", "random")

@@ -4,7 +4,7 @@ and TabICL itself (the pixel version of ``tabicl_lgm``).
 Each of the ``C * ipc`` synthetic images starts as a real image (the one nearest its class's mean embedding,
 ``init="centroid"``) and is parametrised as ``sigmoid(logit(start) + delta)``, so it stays in [0, 1]. A step
 embeds the images' centre views (the view a context row is made of), projects them with the evaluators' PCA,
-and minimises TabICL's cross-entropy (:class:`~icl_support.evaluation.tabicl_torch.TorchTabICL`, the
+and minimises TabICL's cross-entropy (:class:`~icl_support.model.torch_path.TorchTabICL`, the
 wrapper's ``n_estimators=1`` path) on a batch of real pool rows given the synthetic rows as the context. An
 optional anchor term ``anchor * ||z - mu_c||^2 / s^2`` keeps each image's embedding near its class mean
 (``s``: the pool's mean distance to its class mean). Only ``delta`` is learnt; backbone, PCA and TabICL are
@@ -137,7 +137,7 @@ def tabicl_pixel_images(run, data, pca, config: TabICLPixelConfig, progress: boo
     import hashlib
 
     from ..core.cache import key_digest, load_or_none, save_arrays
-    from ..evaluation.tabicl_torch import TorchTabICL
+    from ..model.torch_path import TorchTabICL
     from .selection import centroid
 
     weights = run.weights

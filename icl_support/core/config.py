@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 CORRUPTION_NAMES = ("gaussian_noise", "gaussian_blur", "contrast", "jpeg")  # icl_support.data.corruptions
-CONTEXT_STATS = ("context", "pool")  # icl_support.evaluation.context_stats
+CONTEXT_STATS = ("context", "pool")  # icl_support.model.context_stats
 
 
 @dataclass(frozen=True)

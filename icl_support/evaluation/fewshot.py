@@ -87,9 +87,9 @@ def score_fewshot(checkpoint: str | Path, pool: FewshotPool, seeds=(0, 1, 2), co
 
     ``class_mean`` does not depend on the seed of its rows; its seeds vary TabICL's own seed only.
     """
-    from .context_stats import fit_tabicl
+    from ..model.context_stats import fit_tabicl
     from .peers import make_peer
-    from .tabicl_model import TabICLWeights, make_tabicl
+    from ..model.weights import TabICLWeights, make_tabicl
 
     weights = TabICLWeights("local", str(checkpoint))
     rows = []

@@ -58,7 +58,7 @@ def split(X: np.ndarray, y: np.ndarray, n_context: int, seed: int) -> tuple:
 
 def tabicl_accuracy(checkpoint: str | Path, X_ctx, y_ctx, X_test, y_test, seed: int = 0) -> float:
     """Test accuracy of ``TabICLClassifier(n_estimators=1)`` on ``checkpoint`` (offline, ``weights_only``)."""
-    from .tabicl_model import TabICLWeights, make_tabicl
+    from ..model.weights import TabICLWeights, make_tabicl
 
     clf = make_tabicl(TabICLWeights("local", str(checkpoint)), n_estimators=1, device="cpu", seed=seed)
     return float((clf.fit(X_ctx, y_ctx).predict(X_test) == y_test).mean())

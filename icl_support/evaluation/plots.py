@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .tabicl_model import RANDOM_BANNER, TabICLWeights
+from ..model.weights import RANDOM_BANNER, TabICLWeights
 
 
 def save_figure(fig: plt.Figure, name: str, directory: str | Path) -> dict[str, Path]:

@@ -16,7 +16,7 @@ import torch
 
 from ..core.config import Settings
 from ..core.gitinfo import git_commit
-from .tabicl_model import TabICLWeights
+from ..model.weights import TabICLWeights
 
 
 def _sha256(path: str | Path) -> str:

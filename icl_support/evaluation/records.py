@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tabicl_model import recorded_name
+from ..model.weights import recorded_name
 
 
 def read_json(path: str | Path) -> dict | None:

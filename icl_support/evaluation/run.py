@@ -17,7 +17,7 @@ import torch
 from ..core.config import Settings
 from ..core.device import resolve_device
 from ..embedding.tables import EmbeddingTable, build_table
-from .tabicl_model import TabICLWeights, make_tabicl, resolve_weights, timing_weights
+from ..model.weights import TabICLWeights, make_tabicl, resolve_weights, timing_weights
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ Registered here:
 ``one_nn``        1-nearest neighbour
 ``tabicl``        TabICL on the run's weights (``env.tabicl`` makes the classifier); scored on ``env.tabicl_rows``
                   of the test rows only (all when ``None``); its fit + predict seconds go to ``tabicl_seconds``;
-                  preprocessing fitted as ``env.context_stats`` says (:mod:`icl_support.evaluation.context_stats`)
+                  preprocessing fitted as ``env.context_stats`` says (:mod:`icl_support.model.context_stats`)
 ``tabicl_pool``   the same with the preprocessing fitted on the pool (``env.pool``), whatever ``env.context_stats``
 ``tabicl_context`` the same with the preprocessing fitted on the context rows (TabICL as shipped)
 ``tabicl_split``  TabICL, columns from the pool: its column stage reads the pool's rows *with their labels*
                   (``env.pool``, ``env.pool_labels``) beside the context, the in-context stage only the context
-                  (:mod:`icl_support.evaluation.stage_split`; one ensemble member whatever ``n_estimators``). Never
+                  (:mod:`icl_support.model.stage_split`; one ensemble member whatever ``n_estimators``). Never
                   the write-up's bottleneck
 ``linear_probe``  LGM's linear probe on augmented views of the context's *images* (``needs_images``); returns
                   one accuracy per probe seed
@@ -144,7 +144,7 @@ def _tabicl_with(context_stats: str | None, name: str):
     """TabICL with its preprocessing fitted as ``context_stats`` says (``None``: as ``env.context_stats`` says)."""
 
     def fit(X, y, env: EvalEnv):
-        from .context_stats import fit_tabicl
+        from ..model.context_stats import fit_tabicl
 
         stats_ = context_stats or env.context_stats
         return fit_tabicl(env.tabicl(env.seed), X, y, context_stats=stats_, X_pool=env.pool)
@@ -163,9 +163,9 @@ register_evaluator("tabicl_context", summary="TabICL as shipped, preprocessing f
 
 def _fit_split(X, y, env: EvalEnv):
     """TabICL (one ensemble member) whose column stage reads the pool's rows with their labels beside the context;
-    the in-context stage reads only the context (:mod:`icl_support.evaluation.stage_split`). Not the write-up's
+    the in-context stage reads only the context (:mod:`icl_support.model.stage_split`). Not the write-up's
     ten-row bottleneck: the pool's labels reach the model."""
-    from .stage_split import SplitTabICL
+    from ..model.stage_split import SplitTabICL
 
     if env.pool is None or env.pool_labels is None:
         raise ValueError("evaluator 'tabicl_split' needs the labelled pool: Scorer(pool=..., pool_labels=...)")

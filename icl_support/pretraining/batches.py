@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..evaluation.tabicl_torch import preprocess_tables
+from ..model.torch_path import preprocess_tables
 from .recipes import PretrainConfig
 from .synthetic_tables import TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
 
@@ -102,7 +102,7 @@ def preprocess_like_wrapper(X: Tensor, n_train: int, threshold: float = 4.0, fit
     """``TabICLClassifier(n_estimators=1)``'s numeric preprocessing, batched over tables: ``X`` (B, T, F) ->
     (B, T, F) float32, statistics from the ``n_train`` context rows (``fit_rows``: the first ``fit_rows`` rows,
     ``T`` for the whole table, ``context_stats="pool"``). The one implementation lives in
-    :func:`icl_support.evaluation.tabicl_torch.preprocess_tables`."""
+    :func:`icl_support.model.torch_path.preprocess_tables`."""
     return preprocess_tables(X, n_train, threshold, fit_rows).float()
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..evaluation.tabicl_model import V2_CONFIG
+from ..model.weights import V2_CONFIG
 from .synthetic_tables import PRIORS
 
 MINI_CONFIG: dict = {

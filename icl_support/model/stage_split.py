@@ -20,7 +20,7 @@ TabICL-mini (``mini``, ``mini-w64``, ``mini-v1``) and the released TabICL v2 are
 
 Pool rows equal to a context row are the context's own rows and enter once, so a pool equal to the context gives
 the plain mode exactly. Synthetic context rows (class means, LGM rows) are not pool rows and enter beside the
-whole pool. Only ``n_estimators=1`` (the differentiable path, :class:`~icl_support.evaluation.tabicl_torch.TorchTabICL`)
+whole pool. Only ``n_estimators=1`` (the differentiable path, :class:`~icl_support.model.torch_path.TorchTabICL`)
 and at most ``max_classes`` classes are supported; gradients flow to the context rows. Usage::
 
     net = TorchTabICL(weights)
@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from .tabicl_torch import TorchTabICL, apply_context_stats, encode_labels, fit_context_stats
+from .torch_path import TorchTabICL, apply_context_stats, encode_labels, fit_context_stats
 
 COLUMN_CONTEXTS = ("context", "pool")
 # Pool rows the column stage reads (a stratified subsample), sized by the measured curve (``benchmarks/split_cap.py``,
@@ -132,7 +132,7 @@ def split_logits(
 class SplitTabICL(ClassifierMixin, BaseEstimator):
     """TabICL (``n_estimators=1``) whose column stage reads a labelled pool beside the context (module docstring).
 
-    ``weights``: a :class:`~icl_support.evaluation.tabicl_model.TabICLWeights` or a checkpoint path.
+    ``weights``: a :class:`~icl_support.model.weights.TabICLWeights` or a checkpoint path.
     ``pool_cap``: pool rows the column stage reads (stratified subsample, drawn with ``random_state``).
     ``batch``: test rows per forward pass. ``fit(X_ctx, y_ctx, X_pool=None, y_pool=None)``: without a pool this is
     the plain mode. After ``fit``: ``classes_``, ``n_features_in_``, ``pool_size_`` (pool rows the column stage

@@ -11,7 +11,7 @@ test rows are rescaled by noisy statistics and soft-clipped. ``context_stats`` c
                transformed with the pool's statistics. The constant-column filter stays the context's, so
                the ensemble's feature shuffles are unchanged.
 
-The same choice exists on the differentiable path (:class:`icl_support.evaluation.tabicl_torch.TorchTabICL`,
+The same choice exists on the differentiable path (:class:`icl_support.model.torch_path.TorchTabICL`,
 ``X_pool=``). Usage::
 
     clf = fit_tabicl(make_tabicl(weights), X_ctx, y_ctx, context_stats="pool", X_pool=X_train)

@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .tabicl_model import TabICLWeights
+from .weights import TabICLWeights
 
 SOFTMAX_TEMPERATURE = 0.9  # TabICLClassifier default
 OUTLIER_THRESHOLD = 4.0  # TabICLClassifier default
@@ -88,7 +88,7 @@ def fit_context_stats(
     """Fit the wrapper's ``none`` preprocessing pipeline on the context rows ``X_ctx`` (N, F).
 
     ``X_pool`` (P, F): fit the z-score and outlier bounds on these rows instead (``context_stats="pool"``,
-    :mod:`icl_support.evaluation.context_stats`); the constant-column filter stays the context's.
+    :mod:`icl_support.model.context_stats`); the constant-column filter stays the context's.
     """
     keep = constant_filter(X_ctx.detach())
     X = (X_ctx if X_pool is None else X_pool)[:, keep]
