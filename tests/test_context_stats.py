@@ -6,8 +6,8 @@ import torch
 from tabicl._sklearn.preprocessing import PreprocessingPipeline
 
 from icl_support.model.context_stats import fit_tabicl
-from icl_support.model.weights import make_tabicl
 from icl_support.model.torch_path import TorchTabICL
+from icl_support.model.weights import make_tabicl
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from icl_support.model.weights import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
 from icl_support.model.torch_path import apply_context_stats, fit_context_stats
+from icl_support.model.weights import MINI_CHECKPOINT, check_checkpoint, mini_checkpoint, resolve_weights
 from icl_support.pretraining.pretrain import (
     RECIPES,
     SHIPPED_RECIPE,

@@ -11,8 +11,8 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 from icl_support.model.stage_split import SplitTabICL, split_logits, stratified_cap
-from icl_support.model.weights import make_tabicl, resolve_weights
 from icl_support.model.torch_path import TorchTabICL
+from icl_support.model.weights import make_tabicl, resolve_weights
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from conftest import blobs
 
 from icl_support.contexts.selection import centroid
 from icl_support.contexts.tabicl_lgm import TabICLDistillConfig, distill_tabicl, initial_rows
-from icl_support.model.weights import RANDOM_BANNER, make_tabicl
 from icl_support.model.torch_path import TorchTabICL, apply_context_stats, fit_context_stats
+from icl_support.model.weights import RANDOM_BANNER, make_tabicl
 
 CONST_COL = 3
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from icl_support.model.weights import make_tabicl
 from icl_support.evaluation.timing import fit_power_law, kv_cache_comparison, time_vs_context
+from icl_support.model.weights import make_tabicl
 
 
 def test_power_law_recovers_exponent():

@@ -19,8 +19,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..evaluation.records import k1_results, record_n_test, wall_seconds
-from ..model.weights import recorded_name
 from ..evaluation.verdicts import judge_ordering
+from ..model.weights import recorded_name
 
 SIDE_RECORDS = {"64": "cifar10-k1-side-64.json", "224": "cifar10-k1-side-224.json"}
 BUDGET_RECORDS = {**SIDE_RECORDS, "64k8": "cifar10-k1-budget-64.json"}  # 64 px again, LGM 1,000 steps with K = 8

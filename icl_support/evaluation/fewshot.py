@@ -88,8 +88,8 @@ def score_fewshot(checkpoint: str | Path, pool: FewshotPool, seeds=(0, 1, 2), co
     ``class_mean`` does not depend on the seed of its rows; its seeds vary TabICL's own seed only.
     """
     from ..model.context_stats import fit_tabicl
-    from .peers import make_peer
     from ..model.weights import TabICLWeights, make_tabicl
+    from .peers import make_peer
 
     weights = TabICLWeights("local", str(checkpoint))
     rows = []
