@@ -205,7 +205,12 @@ def test_context_classifier_quick(tmp_path, cache_dir):
     assert rows[("class_mean", 1, "pool", "context")]["rows"] == 10 and ("retrieval", 2, "context", "context") in rows
     split = rows[("class_mean", 1, "pool", "pool")]
     assert split["rows"] == 10 and "columns from the pool" in split["method"]
-    assert all(0 <= r["accuracy"] <= 1 and r["seconds"] > 0 for r in data["rows"])
+    retrieval = rows[("retrieval", 2, "pool", "pool")]  # split-mode retrieval through the cached representations
+    assert "columns from the pool" in retrieval["method"] and ("full_kv_cache", None, "context", "context") in rows
+    for r in data["rows"]:
+        assert 0 <= r["accuracy"] <= 1 and r["seconds"] == pytest.approx(r["fit_seconds"] + r["predict_seconds"])
+    assert set(data["split_bar"]) == {"within_1pt_10x", "retrieval_faster", "met"}
+    assert any(line.startswith("split-mode bar ") for line in data["lines"])
 
 
 def test_paper_costs_quick(tmp_path):

@@ -1,7 +1,9 @@
 """Stage-split TabICL: the column stage reads the labelled pool, the in-context stage the context.
 
 Checked: without a pool it is TabICL as shipped (the wrapper, ``n_estimators=1``); a pool equal to the context
-gives the plain mode exactly; gradients reach the context rows; on sklearn digits one random row per class is
+gives the plain mode exactly; the fit-once cache (TabICL's representation cache) gives the one-pass logits exactly;
+split-mode retrieval reads each test row's neighbours from the cached pool as the one-pass path would; gradients
+reach the context rows; on sklearn digits one random row per class is
 read far better with the pool in the column stage; bad input is refused with what is valid."""
 
 import numpy as np
@@ -10,7 +12,14 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from icl_support.model.stage_split import SplitTabICL, split_logits, stratified_cap
+from icl_support.model.stage_split import (
+    PoolRepresentations,
+    SplitTabICL,
+    cached_split_logits,
+    fit_split_cache,
+    split_logits,
+    stratified_cap,
+)
 from icl_support.model.torch_path import TorchTabICL
 from icl_support.model.weights import make_tabicl, resolve_weights
 
@@ -128,3 +137,56 @@ def test_context_classifier_and_the_evaluator_use_it(digits, weights, one_torch_
     idx = one_per_class(yp, 0)
     scores = scorer(Xp[idx], yp[idx])
     assert 0 <= scores["tabicl_split"] <= 1 and scores["tabicl_split_seconds"] > 0
+
+
+def test_the_fit_once_cache_gives_the_one_pass_logits(digits, weights, one_torch_thread):
+    """fit caches the column stage over pool and context and the context's representations; predict runs the test
+    rows' column and row passes and the in-context stage only, with the same logits, whatever the batch."""
+    Xp, yp, Xt, _ = digits
+    idx = one_per_class(yp, 2)
+    keep = stratified_cap(yp, 256, 0)
+    net = TorchTabICL(weights)
+    Xc, yc, q = torch.from_numpy(Xp[idx]), torch.from_numpy(yp[idx]), torch.from_numpy(Xt[:120])
+    Xpool, ypool = torch.from_numpy(Xp[keep]), torch.from_numpy(yp[keep])
+    with torch.no_grad():
+        one_pass = split_logits(net, Xc, yc, q, Xpool, ypool)
+    cache = fit_split_cache(net, Xc, yc, Xpool, ypool)
+    torch.testing.assert_close(cached_split_logits(net, cache, q), one_pass, rtol=0, atol=1e-5)
+    torch.testing.assert_close(cached_split_logits(net, cache, q[:7]), one_pass[:7], rtol=0, atol=1e-5)
+    fitted = SplitTabICL(weights, batch=50).fit(Xp[idx], yp[idx], X_pool=Xp, y_pool=yp)
+    expected = torch.softmax(one_pass / net.softmax_temperature, -1).numpy()
+    np.testing.assert_allclose(fitted.predict_proba(Xt[:120]), expected, rtol=0, atol=1e-6)
+
+
+def test_split_retrieval_reads_each_rows_neighbours_from_the_cached_pool(digits, weights, one_torch_thread):
+    """Each test row's logits from the gathered representations equal the one-pass split mode with that row's
+    neighbours as the context and the (uncapped, small) pool in the column stage; classes none of its neighbours
+    has get probability 0; ContextClassifier serves it."""
+    from icl_support import ContextClassifier, ContextSampler
+
+    Xp, yp, Xt, yt = digits
+    pool = np.flatnonzero(yp < 4)[:200]  # a pool under the cap: every pool row enters the column stage
+    net = TorchTabICL(weights)
+    X, codes = torch.from_numpy(Xp[pool]), torch.from_numpy(yp[pool])
+    reps = PoolRepresentations(net, pool_cap=256).fit(X, codes)
+    rng = np.random.default_rng(0)
+
+    def contexts(classes):
+        return np.stack([np.concatenate([rng.choice(np.flatnonzero(yp[pool] == c), 2) for c in classes])
+                         for _ in range(6)])  # fmt: skip
+
+    neighbours, q = contexts((0, 1, 2, 3)), torch.from_numpy(Xt[:6])
+    gathered = reps.logits(q, torch.from_numpy(neighbours))
+    for row in range(6):
+        ctx = torch.from_numpy(neighbours[row])
+        with torch.no_grad():
+            one_pass = split_logits(net, X[ctx], codes[ctx], q[row : row + 1], X, codes)
+        torch.testing.assert_close(gathered[row], one_pass[0], rtol=0, atol=1e-4)
+    assert torch.isinf(reps.logits(q, torch.from_numpy(contexts((0, 1, 2))))[:, 3]).all()  # in no row's context
+
+    sampler = ContextSampler("retrieval", per_class=3)
+    clf = ContextClassifier(make_tabicl(weights), sampler, column_context="pool").fit(Xp, yp)
+    proba = clf.predict_proba(Xt[:300])
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
+    plain = ContextClassifier(make_tabicl(weights), sampler).fit(Xp, yp)
+    assert (clf.predict(Xt[:300]) == yt[:300]).mean() > 0.8 and plain.predict(Xt[:5]).shape == (5,)

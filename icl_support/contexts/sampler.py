@@ -195,17 +195,14 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
         self.sampler_ = clone(self.sampler) if self.sampler is not None else ContextSampler()
         if self.sampler_.strategy == "tabicl_lgm" and self.sampler_.estimator is None:
             self.sampler_.estimator = estimator
-        if self.sampler_.strategy == RETRIEVAL and self.column_context == "pool":
-            raise ValueError(
-                "column_context='pool' with strategy='retrieval' is not built yet (it needs the pool's cached row "
-                "representations); use column_context='context' for retrieval, or another strategy"
-            )
         if self.sampler_.strategy == RETRIEVAL:
             X_num, codes = self.sampler_._validate(X, y)
             self.classes_ = self.sampler_.classes_
             from .retrieval import RetrievalTabICL
 
-            self.estimator_ = RetrievalTabICL(estimator, self.sampler_, self.context_stats).fit(X_num, codes)
+            self.estimator_ = RetrievalTabICL(
+                estimator, self.sampler_, self.context_stats, column_context=self.column_context
+            ).fit(X_num, codes)
             self.context_ = None
             return self
         X_ctx, y_ctx = self.sampler_.fit_resample(X, y)

@@ -18,6 +18,14 @@ the pool"). A checkpoint whose column stage is not target-aware (``col_target_aw
 reads the pool rows unlabelled: its inducing points still attend to them. Of the checkpoints here, every
 TabICL-mini (``mini``, ``mini-w64``, ``mini-v1``) and the released TabICL v2 are target-aware.
 
+**Fit once, predict cheaply.** What depends on the pool only is computed at ``fit`` and kept in TabICL's own
+representation cache (``tabicl._model.kv_cache.TabICLCache``, what ``kv_cache="repr"`` keeps): the column stage's
+inducing-point keys and values over the pool and context rows, and the context rows' representations with their
+labels baked in. ``predict`` then costs the test rows' column and row passes (linear) and an in-context stage over
+the k context rows (:func:`fit_split_cache`, :func:`cached_split_logits`). **Retrieval** in this mode
+(:class:`PoolRepresentations`) caches every pool row's representation once, so a test row's context is a gather of
+its neighbours' representations and the in-context stage runs over all test rows as one batch of small tables.
+
 Pool rows equal to a context row are the context's own rows and enter once, so a pool equal to the context gives
 the plain mode exactly. Synthetic context rows (class means, LGM rows) are not pool rows and enter beside the
 whole pool. Only ``n_estimators=1`` (the differentiable path, :class:`~icl_support.model.torch_path.TorchTabICL`)
@@ -25,11 +33,15 @@ and at most ``max_classes`` classes are supported; gradients flow to the context
 
     net = TorchTabICL(weights)
     logits = split_logits(net, X_ctx, y_ctx, X_test, X_pool, y_pool)          # (M, C) torch
-    clf = SplitTabICL(weights).fit(X_ctx, y_ctx, X_pool=X_train, y_pool=y_train)
+    clf = SplitTabICL(weights).fit(X_ctx, y_ctx, X_pool=X_train, y_pool=y_train)    # the column cache, once
     clf.predict(X_test)
+    reps = PoolRepresentations(net).fit(X_train, codes)          # split-mode retrieval: every pool row, once
+    logits = reps.logits(X_test, neighbour_indices)                # (M, C) from each row's (M, k) neighbours
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,7 +49,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
-from .torch_path import TorchTabICL, apply_context_stats, encode_labels, fit_context_stats
+from .torch_path import ContextStats, TorchTabICL, apply_context_stats, encode_labels, fit_context_stats
 
 COLUMN_CONTEXTS = ("context", "pool")
 # Pool rows the column stage reads (a stratified subsample), sized by the measured curve (``benchmarks/split_cap.py``,
@@ -129,6 +141,178 @@ def split_logits(
     return out[0, :, :n_classes]
 
 
+@dataclass(frozen=True)
+class SplitCache:
+    """What :func:`fit_split_cache` computes once. ``stats``: the preprocessing (fitted on the pool); ``tabicl``:
+    TabICL's ``TabICLCache`` holding the column stage's inducing-point keys/values (``col_cache``) and the context
+    rows' representations with their labels baked in (``row_repr``, (1, N, D)); ``n_classes``: C."""
+
+    stats: ContextStats
+    tabicl: object
+    n_classes: int
+
+
+def inference_config(net: TorchTabICL):
+    """TabICL's ``InferenceConfig`` as ``TabICLClassifier(use_amp="auto")`` sets it: bfloat16 autocast on CUDA only,
+    so on the CPU the cached path computes in float32, as the differentiable path does."""
+    from tabicl._model.inference_config import InferenceConfig
+
+    config = InferenceConfig()
+    amp = torch.device(net.device).type == "cuda"
+    config.update_from_dict({name: {"use_amp": amp} for name in ("COL_CONFIG", "ROW_CONFIG", "ICL_CONFIG")})
+    return config
+
+
+def _labelled_column_pass(net: TorchTabICL, col_cache, X: Tensor, codes: Tensor) -> Tensor:
+    """Column embeddings (1, R, H+C, E) of preprocessed *labelled* rows ``X`` (R, F') / ``codes`` (R,) through the
+    cached column stage: each row's label embedding is added before it attends to the cached inducing points, as a
+    context row's is in TabICL's one-pass forward. TabICL's ``forward_with_cache`` embeds cached-pass rows unlabelled
+    (as test rows), so these few lines follow its ``ColEmbedding.forward_with_cache`` and
+    ``_compute_embeddings_with_cache`` (tabicl 2.2), checked against the one-pass path by the tests."""
+    import torch.nn.functional as F
+
+    emb = net.model.col_embedder
+    X = X.to(torch.float32).unsqueeze(0)
+    if emb.feature_group:
+        X = emb.feature_grouping(X)  # (1, R, G, group_size)
+        if emb.reserve_cls_tokens > 0:
+            X = F.pad(X, (0, 0, emb.reserve_cls_tokens, 0), value=-100.0)
+        features = X.transpose(1, 2)  # (1, G+C, R, group_size)
+    else:
+        if emb.reserve_cls_tokens > 0:
+            X = F.pad(X, (emb.reserve_cls_tokens, 0), value=-100.0)
+        features = X.transpose(1, 2).unsqueeze(-1)  # (1, H+C, R, 1)
+    src = emb.in_linear(features)
+    if emb.target_aware:
+        y = codes.to(src.device, torch.float32).unsqueeze(0)
+        src = src + (emb.y_encoder(y) if emb.max_classes > 0 else emb.y_encoder(y.unsqueeze(-1))).unsqueeze(1)
+    src = emb.tf_col.forward_with_cache(src, col_cache=col_cache, train_size=None, use_cache=True, store_cache=False)
+    if emb.affine:
+        src = features * emb.ln_w(emb.out_w(src)) + emb.ln_b(emb.out_b(src))
+    return src.transpose(1, 2)
+
+
+def _column_row_pass(net: TorchTabICL, col_cache, X: Tensor, codes: Tensor | None = None) -> Tensor:
+    """Row representations (1, R, D) of preprocessed rows ``X`` (R, F') through the cached column stage (the
+    inducing points already attended to the training rows) and the row stage; ``codes`` (R,): the rows are
+    labelled (pool rows), as context rows enter the column stage."""
+    model, config = net.model, inference_config(net)
+    if codes is not None:
+        return model.row_interactor(_labelled_column_pass(net, col_cache, X, codes), mgr_config=config.ROW_CONFIG)
+    embedded = model.col_embedder.forward_with_cache(
+        X.to(torch.float32).unsqueeze(0),
+        col_cache=col_cache,
+        use_cache=True,
+        store_cache=False,
+        mgr_config=config.COL_CONFIG,
+    )
+    return model.row_interactor(embedded, mgr_config=config.ROW_CONFIG)
+
+
+@torch.no_grad()
+def fit_split_cache(
+    net: TorchTabICL, X_ctx: Tensor, codes: Tensor, X_pool: Tensor, pool_codes: Tensor, stats: ContextStats = None
+) -> SplitCache:
+    """The split mode's fit: the column stage over the (capped) labelled pool ``X_pool`` (P, F) / ``pool_codes``
+    (P,) beside the context ``X_ctx`` (N, F) / ``codes`` (N,) (class codes 0..C-1, every pool code among them),
+    then the context rows' representations. ``stats``: the preprocessing (default: fitted on the pool)."""
+    from tabicl._model.kv_cache import TabICLCache
+
+    model, device = net.model, net.device
+    model.eval()
+    X_ctx, X_pool = X_ctx.to(device), X_pool.to(device)
+    extra = _not_in_context(X_pool, X_ctx)
+    stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool) if stats is None else stats
+    X = apply_context_stats(torch.cat([X_pool[extra], X_ctx]), stats).to(torch.float32).unsqueeze(0)
+    y_columns = torch.cat([pool_codes.to(device)[extra], codes.to(device)]).to(torch.float32).unsqueeze(0)
+    n_classes = int(codes.max()) + 1
+    cache = TabICLCache(train_shape=tuple(X.shape), num_classes=n_classes)
+    config = inference_config(net)
+    embedded = model.col_embedder.forward_with_cache(
+        X, col_cache=cache.col_cache, y_train=y_columns, use_cache=False, store_cache=True, mgr_config=config.COL_CONFIG
+    )
+    context = model.row_interactor(embedded, mgr_config=config.ROW_CONFIG)[:, int(extra.sum()) :]
+    cache.row_repr = model.icl_predictor.prepare_repr_cache(context, codes.to(device, torch.float32).unsqueeze(0))
+    return SplitCache(stats, cache, n_classes)
+
+
+@torch.no_grad()
+def cached_split_logits(net: TorchTabICL, cache: SplitCache, X_query: Tensor) -> Tensor:
+    """Logits (M, C) of query rows ``X_query`` (M, F) from a :func:`fit_split_cache` state: the queries' column and
+    row passes, then the in-context stage over the cached context representations. Equals :func:`split_logits`."""
+    model = net.model
+    model.eval()
+    queries = _column_row_pass(net, cache.tabicl.col_cache, apply_context_stats(X_query.to(net.device), cache.stats))
+    context = cache.tabicl.row_repr
+    out = model.icl_predictor.forward_with_repr_cache(
+        torch.cat([context, queries], 1),
+        train_size=context.shape[1],
+        num_classes=cache.n_classes,
+        mgr_config=inference_config(net).ICL_CONFIG,
+    )
+    return out[0]
+
+
+class PoolRepresentations:
+    """Split-mode retrieval: every pool row's representation, computed once, so a test row's context is a gather.
+
+    ``fit(X_pool, codes)``: preprocessing fitted on the whole pool (P, F); the column stage over a stratified
+    subsample of at most ``pool_cap`` labelled pool rows; then every pool row's representation through that column
+    stage and the row stage, labels baked in, (P, D), in batches of ``batch`` rows. ``logits(X_query, neighbours)``:
+    the in-context stage over each query's own context, the pool rows ``neighbours`` (M, k), all M queries as one
+    batch of M tables of k + 1 rows; a class that none of a query's neighbours has gets logit -inf (the in-context
+    stage predicts among the context's classes, as the plain retrieval does). Codes are the pool's (0..C-1)
+    throughout: the column stage and the in-context stage read the same labels."""
+
+    def __init__(self, net: TorchTabICL, pool_cap: int = POOL_CAP, batch: int = 2048, random_state: int = 0):
+        self.net, self.pool_cap, self.batch, self.random_state = net, pool_cap, batch, random_state
+
+    @torch.no_grad()
+    def fit(self, X_pool: Tensor, codes: Tensor) -> PoolRepresentations:
+        net = self.net
+        X_pool, codes = X_pool.to(net.device, torch.float32), codes.to(net.device)
+        self.n_classes_ = int(codes.max()) + 1
+        if self.n_classes_ > net.max_classes:
+            raise ValueError(f"split-mode retrieval supports at most {net.max_classes} classes; got {self.n_classes_}")
+        keep = torch.from_numpy(stratified_cap(codes.cpu().numpy(), int(self.pool_cap), int(self.random_state)))
+        self.stats_ = fit_context_stats(X_pool, net.outlier_threshold)
+        cap = fit_split_cache(net, X_pool[keep], codes[keep], X_pool[keep], codes[keep], self.stats_)
+        self.col_cache_ = cap.tabicl.col_cache
+        self.codes_ = codes
+        reps = [
+            self.representations(X_pool[s : s + self.batch], codes[s : s + self.batch])
+            for s in range(0, len(X_pool), self.batch)
+        ]
+        self.pool_ = self.net.model.icl_predictor.prepare_repr_cache(
+            torch.cat(reps).unsqueeze(0), codes.to(torch.float32).unsqueeze(0)
+        )[0]
+        return self
+
+    @torch.no_grad()
+    def representations(self, X: Tensor, codes: Tensor | None = None) -> Tensor:
+        """(R, D) row representations of raw rows ``X`` (R, F) through the cached column stage: labelled as context
+        rows are with ``codes`` (R,), unlabelled as test rows without."""
+        X = apply_context_stats(X.to(self.net.device, torch.float32), self.stats_)
+        return _column_row_pass(self.net, self.col_cache_, X, codes)[0]
+
+    @torch.no_grad()
+    def logits(self, X_query: Tensor, neighbours: Tensor) -> Tensor:
+        """(M, C) logits of ``X_query`` (M, F), each read from its own context ``neighbours`` (M, k) pool rows."""
+        neighbours = neighbours.to(self.net.device)
+        if neighbours.ndim != 2 or len(neighbours) != len(X_query):
+            raise ValueError(f"need neighbours (M, k) for {len(X_query)} queries; got {tuple(neighbours.shape)}")
+        R = torch.cat([self.pool_[neighbours], self.representations(X_query)[:, None, :]], 1)
+        out = self.net.model.icl_predictor.forward_with_repr_cache(
+            R,
+            train_size=neighbours.shape[1],
+            num_classes=self.n_classes_,
+            mgr_config=inference_config(self.net).ICL_CONFIG,
+        )[:, 0]
+        present = torch.zeros_like(out, dtype=torch.bool)
+        present.scatter_(1, self.codes_[neighbours], True)
+        return out.masked_fill(~present, float("-inf"))
+
+
 class SplitTabICL(ClassifierMixin, BaseEstimator):
     """TabICL (``n_estimators=1``) whose column stage reads a labelled pool beside the context (module docstring).
 
@@ -197,6 +381,7 @@ class SplitTabICL(ClassifierMixin, BaseEstimator):
         self.X_pool_ = torch.from_numpy(X_pool[keep])
         self.y_pool_ = torch.from_numpy(np.searchsorted(self.classes_, y_pool[keep]))
         self.pool_size_ = int(_not_in_context(self.X_pool_, self.X_ctx_).sum())
+        self.cache_ = fit_split_cache(self.net_, self.X_ctx_, self.codes_, self.X_pool_, self.y_pool_)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -213,7 +398,7 @@ class SplitTabICL(ClassifierMixin, BaseEstimator):
                 if self.X_pool_ is None:
                     logits = self.net_(self.X_ctx_, self.codes_, q)
                 else:
-                    logits = split_logits(self.net_, self.X_ctx_, self.codes_, q, self.X_pool_, self.y_pool_)
+                    logits = cached_split_logits(self.net_, self.cache_, q)
                 out.append(torch.softmax(logits / self.net_.softmax_temperature, -1).cpu().numpy())
         return np.concatenate(out)
 
