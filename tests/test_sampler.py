@@ -33,7 +33,7 @@ def mini():
 @pytest.mark.parametrize("strategy", ROW_LEVEL)
 def test_every_row_level_strategy_resamples_any_labels(strategy):
     X, y = string_blobs()
-    sampler = ContextSampler(strategy, per_class=2, random_state=1, **FAST.get(strategy, {}))
+    sampler = ContextSampler(strategy, per_class=2, random_state=1, options=FAST.get(strategy))
     X_ctx, y_ctx = sampler.fit_resample(X, y)
     assert X_ctx.shape == (6, X.shape[1]) and sorted(y_ctx.tolist()) == ["cat"] * 2 + ["dog"] * 2 + ["eel"] * 2
     assert list(sampler.classes_) == ["cat", "dog", "eel"]
@@ -61,12 +61,12 @@ def test_the_registry_is_the_one_list_of_strategies():
 def test_tabicl_lgm_needs_an_estimator_and_distils_through_it(mini):
     X, y = string_blobs()
     with pytest.raises(ValueError, match="needs estimator="):
-        ContextSampler("tabicl_lgm", per_class=1, steps=2).fit_resample(X, y)
-    X_ctx, y_ctx = ContextSampler("tabicl_lgm", per_class=1, estimator=mini, steps=2).fit_resample(X, y)
+        ContextSampler("tabicl_lgm", per_class=1, options={"steps": 2}).fit_resample(X, y)
+    X_ctx, y_ctx = ContextSampler("tabicl_lgm", per_class=1, estimator=mini, options={"steps": 2}).fit_resample(X, y)
     assert X_ctx.shape == (3, X.shape[1]) and list(y_ctx) == ["cat", "dog", "eel"]
     X11, y11 = blobs(4, 11, dim=4)
     with pytest.raises(ValueError, match="at most 10 classes"):
-        ContextSampler("tabicl_lgm", per_class=1, estimator=mini, steps=2).fit_resample(X11, y11)
+        ContextSampler("tabicl_lgm", per_class=1, estimator=mini, options={"steps": 2}).fit_resample(X11, y11)
 
 
 @pytest.mark.parametrize("context_stats", ["context", "pool"])
@@ -135,7 +135,9 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="unknown or non-row-level strategy 'kcentre'; valid: random, class_mean"):
         ContextSampler("kcentre").fit_resample(X, y)
     with pytest.raises(ValueError, match="unknown option"):
-        ContextSampler("herding", per_class=2, steps=3).fit_resample(X, y)
+        ContextSampler("herding", per_class=2, options={"steps": 3}).fit_resample(X, y)
+    with pytest.raises(ValueError, match="options must be a dict"):
+        ContextSampler("row_lgm", options=["steps", 3]).fit(X, y)
     with pytest.raises(ValueError, match="per_class must be an int >= 1"):
         ContextSampler("random", per_class=0).fit_resample(X, y)
     with pytest.raises(ValueError, match="NaN"):
@@ -147,6 +149,8 @@ def test_bad_input_is_named():
         ContextClassifier(LogisticRegression(max_iter=200), ContextSampler("random", per_class=1)),
         ContextClassifier(LogisticRegression(max_iter=200), ContextSampler("kcenter", per_class=2)),
         ContextClassifier(KNeighborsClassifier(1), ContextSampler("class_mean", per_class=1)),
+        ContextSampler("random", per_class=1),
+        ContextSampler("kcenter", per_class=1, options={}),
     ]
 )
 def test_scikit_learn_estimator_checks(estimator, check):

@@ -16,10 +16,11 @@ class, or its ``n_neighbors`` nearest overall), and TabICL reads one table per t
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..model.context_stats import check_context_stats, fit_tabicl
 from ..model.stage_split import SplitTabICL, check_column_context
@@ -40,43 +41,32 @@ class ContextSampler(BaseEstimator):
     or ``"retrieval"`` (per test row; only inside :class:`ContextClassifier`). ``per_class``: rows per class
     (``retrieval``: neighbours per class; ``None`` with ``n_neighbors``: nearest overall). ``random_state``:
     the seed of seeded strategies. ``estimator``: the TabICL classifier ``tabicl_lgm`` distils through.
-    ``options``: the strategy's own keyword options (e.g. ``steps=200`` for ``row_lgm``); they are parameters
-    too, so :func:`sklearn.base.clone` copies them.
+    ``options``: a dict of the strategy's own keyword options (e.g. ``options={"steps": 200}`` for ``row_lgm``;
+    ``Strategy.options`` lists them), kept as given, as scikit-learn asks of a parameter.
 
-    After :meth:`fit_resample`: ``classes_`` (C,), ``sample_indices_`` (rows of ``X`` used, or ``None`` when
-    the context rows are made, not chosen).
+    ``fit(X, y)`` checks the data and the parameters and sets ``classes_`` (imbalanced-learn's sampler convention);
+    :meth:`fit_resample` returns the context. After it: ``classes_`` (C,), ``sample_indices_`` (rows of ``X`` used,
+    or ``None`` when the context rows are made, not chosen).
     """
 
-    def __init__(self, strategy="kcenter", per_class=5, random_state=0, estimator=None, n_neighbors=None, **options):
+    def __init__(self, strategy="kcenter", per_class=5, random_state=0, estimator=None, n_neighbors=None, options=None):
         self.strategy = strategy
         self.per_class = per_class
         self.random_state = random_state
         self.estimator = estimator
         self.n_neighbors = n_neighbors
         self.options = options
-        for name, value in options.items():
-            setattr(self, name, value)
 
-    def get_params(self, deep: bool = True) -> dict:
-        params = {name: getattr(self, name) for name in ("strategy", "per_class", "random_state", "estimator")}
-        params["n_neighbors"] = self.n_neighbors
-        params.update({name: getattr(self, name) for name in self.options})
-        if deep and self.estimator is not None and hasattr(self.estimator, "get_params"):
-            params.update({f"estimator__{k}": v for k, v in self.estimator.get_params().items()})
-        return params
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            if name.startswith("estimator__"):
-                self.estimator.set_params(**{name[len("estimator__") :]: value})
-                continue
-            if name not in ("strategy", "per_class", "random_state", "estimator", "n_neighbors"):
-                self.options = {**self.options, name: value}
-            setattr(self, name, value)
+    def fit(self, X, y):
+        """Check ``X`` (n, F), ``y`` (n,) and the parameters; set ``classes_``. Returns ``self``."""
+        X, _ = self._validate(X, y)
+        self.n_features_in_ = X.shape[1]
         return self
 
     def _check(self) -> None:
         valid = list_strategies(row_level=True) + [RETRIEVAL]
+        if self.options is not None and not isinstance(self.options, dict):
+            raise ValueError(f"options must be a dict of the strategy's keyword options, got {self.options!r}")
         if self.strategy != RETRIEVAL:
             try:
                 strategy = get_strategy(self.strategy)
@@ -95,9 +85,12 @@ class ContextSampler(BaseEstimator):
     def _validate(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         """Checked float rows (n, F) and label codes 0..C-1 (``classes_`` set); clear errors on bad input."""
         self._check()
+        if issparse(X):
+            raise TypeError("ContextSampler got sparse data, but dense data is required: pass X.toarray()")
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (rows, features), got shape {X.shape}")
+        X = check_array(X, dtype=None, ensure_all_finite=False)  # empty and complex input: scikit-learn's errors
         if X.dtype.kind not in "biuf":
             try:
                 X = X.astype(np.float64)
@@ -143,7 +136,7 @@ class ContextSampler(BaseEstimator):
                 "strategy='retrieval' builds one context per test row, so it has no fit_resample; use it inside "
                 "ContextClassifier(estimator, ContextSampler('retrieval', per_class=k))"
             )
-        options = dict(self.options)
+        options = dict(self.options or {})
         if get_strategy(self.strategy).needs_estimator:
             options["estimator"] = self.estimator
         ctx = select_rows(self.strategy, X, codes, self.per_class, int(self.random_state or 0), **options)
