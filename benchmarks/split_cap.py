@@ -42,7 +42,7 @@ def _contexts(X, y, seeds: int) -> dict[str, list[np.ndarray]]:
 
 
 def run(cfg: CapBenchConfig, quick: bool = False) -> dict:
-    from icl_support.model.stage_split import SplitTabICL
+    from icl_support.model.split_classifier import SplitTabICL
     from icl_support.model.weights import resolve_weights
 
     started = time.perf_counter()

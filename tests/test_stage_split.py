@@ -12,14 +12,9 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
-from icl_support.model.stage_split import (
-    PoolRepresentations,
-    SplitTabICL,
-    cached_split_logits,
-    fit_split_cache,
-    split_logits,
-    stratified_cap,
-)
+from icl_support.model.split_classifier import SplitEnsemble, SplitTabICL
+from icl_support.model.split_retrieval import PoolRepresentations
+from icl_support.model.stage_split import cached_split_logits, fit_split_cache, split_logits, stratified_cap
 from icl_support.model.torch_path import TorchTabICL
 from icl_support.model.weights import make_tabicl, resolve_weights
 
@@ -118,9 +113,11 @@ def test_bad_input_is_refused(digits, weights):
         ContextClassifier(make_tabicl(weights), column_context="rows").fit(Xp, yp)
     with pytest.raises(ValueError, match="estimator is LogisticRegression"):
         ContextClassifier(LogisticRegression(), column_context="pool").fit(Xp, yp)
-    with pytest.raises(ValueError, match="n_estimators=2"):
-        sampler = ContextSampler("random", per_class=1)
-        ContextClassifier(make_tabicl(weights, n_estimators=2), sampler, column_context="pool").fit(Xp, yp)
+    with pytest.raises(ValueError, match="at most 10"):
+        many = np.arange(len(yp)) % 12
+        ContextClassifier(make_tabicl(weights), ContextSampler("random", per_class=1), column_context="pool").fit(
+            Xp, many
+        )
 
 
 def test_context_classifier_and_the_evaluator_use_it(digits, weights, one_torch_thread):
@@ -190,3 +187,27 @@ def test_split_retrieval_reads_each_rows_neighbours_from_the_cached_pool(digits,
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
     plain = ContextClassifier(make_tabicl(weights), sampler).fit(Xp, yp)
     assert (clf.predict(Xt[:300]) == yt[:300]).mean() > 0.8 and plain.predict(Xt[:5]).shape == (5,)
+
+
+def test_the_ensemble_split_mode_keeps_every_members_preprocessing(digits, weights, one_torch_thread):
+    """n_estimators > 1: with the pool equal to the context it is the wrapper's own ensemble prediction; with one
+    member it is the one-member split mode on the same column rows; ContextClassifier builds it."""
+    from icl_support import ContextClassifier, ContextSampler
+
+    Xp, yp, Xt, yt = digits
+    idx = np.concatenate([one_per_class(yp, 3), one_per_class(yp, 4)])
+    wrapper = make_tabicl(weights, n_estimators=4).fit(Xp[idx], yp[idx])
+    ensemble = SplitEnsemble(make_tabicl(weights, n_estimators=4)).fit(Xp[idx], yp[idx], X_pool=Xp[idx], y_pool=yp[idx])
+    assert ensemble.n_members_ == 4 and ensemble.pool_size_ == 0
+    np.testing.assert_allclose(ensemble.predict_proba(Xt[:100]), wrapper.predict_proba(Xt[:100]), atol=1e-4)
+
+    pool = np.union1d(stratified_cap(yp, 200, 0), idx)  # under the cap, the context inside: the same column rows
+    one = SplitEnsemble(make_tabicl(weights, n_estimators=1)).fit(Xp[idx], yp[idx], X_pool=Xp[pool], y_pool=yp[pool])
+    single = SplitTabICL(weights).fit(Xp[idx], yp[idx], X_pool=Xp[pool], y_pool=yp[pool])
+    assert one.pool_size_ == single.pool_size_ == len(pool) - len(idx)
+    np.testing.assert_allclose(one.predict_proba(Xt[:100]), single.predict_proba(Xt[:100]), atol=1e-4)
+
+    sampler = ContextSampler("random", per_class=1)
+    clf = ContextClassifier(make_tabicl(weights, n_estimators=2), sampler, column_context="pool").fit(Xp, yp)
+    assert type(clf.estimator_).__name__ == "SplitEnsemble" and clf.estimator_.n_members_ == 2
+    assert (clf.predict(Xt) == yt).mean() > 0.5

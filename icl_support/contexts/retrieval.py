@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from ..model.stage_split import POOL_CAP, PoolRepresentations, check_column_context
+from ..model.split_retrieval import PoolRepresentations
+from ..model.stage_split import POOL_CAP, check_column_context
 from ..model.torch_path import TorchTabICL, fit_context_stats
 
 SPLIT_BATCH = 1024  # test rows per in-context pass in the split mode (tables of k + 1 cached representations)

@@ -23,7 +23,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..model.context_stats import check_context_stats, fit_tabicl
-from ..model.stage_split import SplitTabICL, check_column_context
+from ..model.split_classifier import SplitTabICL
+from ..model.stage_split import check_column_context
 from .strategies import get_strategy, list_strategies, select_rows
 
 RETRIEVAL = "retrieval"

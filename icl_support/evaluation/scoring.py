@@ -165,7 +165,7 @@ def _fit_split(X, y, env: EvalEnv):
     """TabICL (one ensemble member) whose column stage reads the pool's rows with their labels beside the context;
     the in-context stage reads only the context (:mod:`icl_support.model.stage_split`). Not the write-up's
     ten-row bottleneck: the pool's labels reach the model."""
-    from ..model.stage_split import SplitTabICL
+    from ..model.split_classifier import SplitTabICL
 
     if env.pool is None or env.pool_labels is None:
         raise ValueError("evaluator 'tabicl_split' needs the labelled pool: Scorer(pool=..., pool_labels=...)")

@@ -22,21 +22,21 @@ TabICL-mini (``mini``, ``mini-w64``, ``mini-v1``) and the released TabICL v2 are
 representation cache (``tabicl._model.kv_cache.TabICLCache``, what ``kv_cache="repr"`` keeps): the column stage's
 inducing-point keys and values over the pool and context rows, and the context rows' representations with their
 labels baked in. ``predict`` then costs the test rows' column and row passes (linear) and an in-context stage over
-the k context rows (:func:`fit_split_cache`, :func:`cached_split_logits`). **Retrieval** in this mode
-(:class:`PoolRepresentations`) caches every pool row's representation once, so a test row's context is a gather of
-its neighbours' representations and the in-context stage runs over all test rows as one batch of small tables.
+the k context rows (:func:`fit_columns`, :func:`cached_logits`; on raw rows :func:`fit_split_cache`,
+:func:`cached_split_logits`).
 
 Pool rows equal to a context row are the context's own rows and enter once, so a pool equal to the context gives
 the plain mode exactly. Synthetic context rows (class means, LGM rows) are not pool rows and enter beside the
-whole pool. Only ``n_estimators=1`` (the differentiable path, :class:`~icl_support.model.torch_path.TorchTabICL`)
-and at most ``max_classes`` classes are supported; gradients flow to the context rows. Usage::
+whole pool. This module is one table (one ensemble member, the preprocessing of ``TabICLClassifier(n_estimators=1)``);
+at most ``max_classes`` classes (TabICL's hierarchical many-class scheme is not reproduced: a clear error); gradients
+flow to the context rows through :func:`split_logits`. Built on it: the scikit-learn estimators
+(:mod:`~icl_support.model.split_classifier`: ``SplitTabICL`` for one member, ``SplitEnsemble`` for the wrapper's
+``n_estimators > 1`` ensemble) and retrieval (:mod:`~icl_support.model.split_retrieval`). Usage::
 
     net = TorchTabICL(weights)
-    logits = split_logits(net, X_ctx, y_ctx, X_test, X_pool, y_pool)          # (M, C) torch
-    clf = SplitTabICL(weights).fit(X_ctx, y_ctx, X_pool=X_train, y_pool=y_train)    # the column cache, once
-    clf.predict(X_test)
-    reps = PoolRepresentations(net).fit(X_train, codes)          # split-mode retrieval: every pool row, once
-    logits = reps.logits(X_test, neighbour_indices)                # (M, C) from each row's (M, k) neighbours
+    logits = split_logits(net, X_ctx, y_ctx, X_test, X_pool, y_pool)          # (M, C) torch, differentiable
+    cache = fit_split_cache(net, X_ctx, y_ctx, X_pool, y_pool)                # once
+    logits = cached_split_logits(net, cache, X_test)                          # the same logits, cheaply
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 from torch import Tensor
 
 from .torch_path import ContextStats, TorchTabICL, apply_context_stats, encode_labels, fit_context_stats
@@ -99,7 +97,7 @@ def _pool_codes(classes: Tensor, y_pool: Tensor) -> Tensor:
     return pos
 
 
-def _not_in_context(X_pool: Tensor, X_ctx: Tensor, chunk: int = 4096) -> Tensor:
+def not_in_context(X_pool: Tensor, X_ctx: Tensor, chunk: int = 4096) -> Tensor:
     """(P,) bool: pool rows that are not (bitwise) one of the context rows."""
     out = torch.ones(len(X_pool), dtype=torch.bool, device=X_pool.device)
     for start in range(0, len(X_pool), chunk):
@@ -128,7 +126,7 @@ def split_logits(
     device = net.device
     X_ctx, X_query, X_pool = X_ctx.to(device), X_query.to(device), X_pool.to(device)
     pool_codes = _pool_codes(classes, y_pool.to(classes.device))
-    extra = _not_in_context(X_pool.detach(), X_ctx.detach())
+    extra = not_in_context(X_pool.detach(), X_ctx.detach())
     X_extra, c_extra = X_pool[extra], pool_codes[extra].to(device)
     stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool)
     X = apply_context_stats(torch.cat([X_extra, X_ctx, X_query]), stats).to(torch.float32).unsqueeze(0)
@@ -192,7 +190,7 @@ def _labelled_column_pass(net: TorchTabICL, col_cache, X: Tensor, codes: Tensor)
     return src.transpose(1, 2)
 
 
-def _column_row_pass(net: TorchTabICL, col_cache, X: Tensor, codes: Tensor | None = None) -> Tensor:
+def column_row_pass(net: TorchTabICL, col_cache, X: Tensor, codes: Tensor | None = None) -> Tensor:
     """Row representations (1, R, D) of preprocessed rows ``X`` (R, F') through the cached column stage (the
     inducing points already attended to the training rows) and the row stage; ``codes`` (R,): the rows are
     labelled (pool rows), as context rows enter the column stage."""
@@ -210,197 +208,63 @@ def _column_row_pass(net: TorchTabICL, col_cache, X: Tensor, codes: Tensor | Non
 
 
 @torch.no_grad()
+def fit_columns(net: TorchTabICL, X_columns: Tensor, y_columns: Tensor, n_context: int, n_classes: int):
+    """TabICL's ``TabICLCache`` of one table: the column stage over preprocessed labelled rows ``X_columns`` (T, F')
+    / ``y_columns`` (T,) (the pool rows, then the ``n_context`` context rows last) keeps its inducing-point keys and
+    values (``col_cache``); the context rows' representations, labels baked in, are ``row_repr`` (1, N, D)."""
+    from tabicl._model.kv_cache import TabICLCache
+
+    if n_classes > net.max_classes:
+        raise ValueError(
+            f"{n_classes} classes; the split mode supports at most {net.max_classes} (TabICL's many-class scheme "
+            "needs several column passes and runs only in the plain mode: use column_context='context')"
+        )
+    model, config = net.model, inference_config(net)
+    model.eval()
+    X = X_columns.to(net.device, torch.float32).unsqueeze(0)
+    y = y_columns.to(net.device, torch.float32).unsqueeze(0)
+    cache = TabICLCache(train_shape=tuple(X.shape), num_classes=n_classes)
+    embedded = model.col_embedder.forward_with_cache(
+        X, col_cache=cache.col_cache, y_train=y, use_cache=False, store_cache=True, mgr_config=config.COL_CONFIG
+    )
+    context = model.row_interactor(embedded, mgr_config=config.ROW_CONFIG)[:, X.shape[1] - n_context :]
+    cache.row_repr = model.icl_predictor.prepare_repr_cache(context, y[:, X.shape[1] - n_context :])
+    return cache
+
+
+@torch.no_grad()
+def cached_logits(net: TorchTabICL, cache, X_query: Tensor) -> Tensor:
+    """Logits (M, C) of preprocessed query rows ``X_query`` (M, F') from a :func:`fit_columns` cache: the queries'
+    column and row passes, then the in-context stage over the cached context representations."""
+    net.model.eval()
+    queries = column_row_pass(net, cache.col_cache, X_query)
+    out = net.model.icl_predictor.forward_with_repr_cache(
+        torch.cat([cache.row_repr, queries], 1),
+        train_size=cache.row_repr.shape[1],
+        num_classes=cache.num_classes,
+        mgr_config=inference_config(net).ICL_CONFIG,
+    )
+    return out[0]
+
+
+@torch.no_grad()
 def fit_split_cache(
     net: TorchTabICL, X_ctx: Tensor, codes: Tensor, X_pool: Tensor, pool_codes: Tensor, stats: ContextStats = None
 ) -> SplitCache:
     """The split mode's fit: the column stage over the (capped) labelled pool ``X_pool`` (P, F) / ``pool_codes``
     (P,) beside the context ``X_ctx`` (N, F) / ``codes`` (N,) (class codes 0..C-1, every pool code among them),
     then the context rows' representations. ``stats``: the preprocessing (default: fitted on the pool)."""
-    from tabicl._model.kv_cache import TabICLCache
-
-    model, device = net.model, net.device
-    model.eval()
+    device = net.device
     X_ctx, X_pool = X_ctx.to(device), X_pool.to(device)
-    extra = _not_in_context(X_pool, X_ctx)
+    extra = not_in_context(X_pool, X_ctx)
     stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool) if stats is None else stats
-    X = apply_context_stats(torch.cat([X_pool[extra], X_ctx]), stats).to(torch.float32).unsqueeze(0)
-    y_columns = torch.cat([pool_codes.to(device)[extra], codes.to(device)]).to(torch.float32).unsqueeze(0)
-    n_classes = int(codes.max()) + 1
-    cache = TabICLCache(train_shape=tuple(X.shape), num_classes=n_classes)
-    config = inference_config(net)
-    embedded = model.col_embedder.forward_with_cache(
-        X, col_cache=cache.col_cache, y_train=y_columns, use_cache=False, store_cache=True, mgr_config=config.COL_CONFIG
-    )
-    context = model.row_interactor(embedded, mgr_config=config.ROW_CONFIG)[:, int(extra.sum()) :]
-    cache.row_repr = model.icl_predictor.prepare_repr_cache(context, codes.to(device, torch.float32).unsqueeze(0))
-    return SplitCache(stats, cache, n_classes)
+    X = apply_context_stats(torch.cat([X_pool[extra], X_ctx]), stats)
+    y_columns = torch.cat([pool_codes.to(device)[extra], codes.to(device)])
+    return SplitCache(stats, fit_columns(net, X, y_columns, len(X_ctx), int(codes.max()) + 1), int(codes.max()) + 1)
 
 
 @torch.no_grad()
 def cached_split_logits(net: TorchTabICL, cache: SplitCache, X_query: Tensor) -> Tensor:
-    """Logits (M, C) of query rows ``X_query`` (M, F) from a :func:`fit_split_cache` state: the queries' column and
-    row passes, then the in-context stage over the cached context representations. Equals :func:`split_logits`."""
-    model = net.model
-    model.eval()
-    queries = _column_row_pass(net, cache.tabicl.col_cache, apply_context_stats(X_query.to(net.device), cache.stats))
-    context = cache.tabicl.row_repr
-    out = model.icl_predictor.forward_with_repr_cache(
-        torch.cat([context, queries], 1),
-        train_size=context.shape[1],
-        num_classes=cache.n_classes,
-        mgr_config=inference_config(net).ICL_CONFIG,
-    )
-    return out[0]
-
-
-class PoolRepresentations:
-    """Split-mode retrieval: every pool row's representation, computed once, so a test row's context is a gather.
-
-    ``fit(X_pool, codes)``: preprocessing fitted on the whole pool (P, F); the column stage over a stratified
-    subsample of at most ``pool_cap`` labelled pool rows; then every pool row's representation through that column
-    stage and the row stage, labels baked in, (P, D), in batches of ``batch`` rows. ``logits(X_query, neighbours)``:
-    the in-context stage over each query's own context, the pool rows ``neighbours`` (M, k), all M queries as one
-    batch of M tables of k + 1 rows; a class that none of a query's neighbours has gets logit -inf (the in-context
-    stage predicts among the context's classes, as the plain retrieval does). Codes are the pool's (0..C-1)
-    throughout: the column stage and the in-context stage read the same labels."""
-
-    def __init__(self, net: TorchTabICL, pool_cap: int = POOL_CAP, batch: int = 2048, random_state: int = 0):
-        self.net, self.pool_cap, self.batch, self.random_state = net, pool_cap, batch, random_state
-
-    @torch.no_grad()
-    def fit(self, X_pool: Tensor, codes: Tensor) -> PoolRepresentations:
-        net = self.net
-        X_pool, codes = X_pool.to(net.device, torch.float32), codes.to(net.device)
-        self.n_classes_ = int(codes.max()) + 1
-        if self.n_classes_ > net.max_classes:
-            raise ValueError(f"split-mode retrieval supports at most {net.max_classes} classes; got {self.n_classes_}")
-        keep = torch.from_numpy(stratified_cap(codes.cpu().numpy(), int(self.pool_cap), int(self.random_state)))
-        self.stats_ = fit_context_stats(X_pool, net.outlier_threshold)
-        cap = fit_split_cache(net, X_pool[keep], codes[keep], X_pool[keep], codes[keep], self.stats_)
-        self.col_cache_ = cap.tabicl.col_cache
-        self.codes_ = codes
-        reps = [
-            self.representations(X_pool[s : s + self.batch], codes[s : s + self.batch])
-            for s in range(0, len(X_pool), self.batch)
-        ]
-        self.pool_ = self.net.model.icl_predictor.prepare_repr_cache(
-            torch.cat(reps).unsqueeze(0), codes.to(torch.float32).unsqueeze(0)
-        )[0]
-        return self
-
-    @torch.no_grad()
-    def representations(self, X: Tensor, codes: Tensor | None = None) -> Tensor:
-        """(R, D) row representations of raw rows ``X`` (R, F) through the cached column stage: labelled as context
-        rows are with ``codes`` (R,), unlabelled as test rows without."""
-        X = apply_context_stats(X.to(self.net.device, torch.float32), self.stats_)
-        return _column_row_pass(self.net, self.col_cache_, X, codes)[0]
-
-    @torch.no_grad()
-    def logits(self, X_query: Tensor, neighbours: Tensor) -> Tensor:
-        """(M, C) logits of ``X_query`` (M, F), each read from its own context ``neighbours`` (M, k) pool rows."""
-        neighbours = neighbours.to(self.net.device)
-        if neighbours.ndim != 2 or len(neighbours) != len(X_query):
-            raise ValueError(f"need neighbours (M, k) for {len(X_query)} queries; got {tuple(neighbours.shape)}")
-        R = torch.cat([self.pool_[neighbours], self.representations(X_query)[:, None, :]], 1)
-        out = self.net.model.icl_predictor.forward_with_repr_cache(
-            R,
-            train_size=neighbours.shape[1],
-            num_classes=self.n_classes_,
-            mgr_config=inference_config(self.net).ICL_CONFIG,
-        )[:, 0]
-        present = torch.zeros_like(out, dtype=torch.bool)
-        present.scatter_(1, self.codes_[neighbours], True)
-        return out.masked_fill(~present, float("-inf"))
-
-
-class SplitTabICL(ClassifierMixin, BaseEstimator):
-    """TabICL (``n_estimators=1``) whose column stage reads a labelled pool beside the context (module docstring).
-
-    ``weights``: a :class:`~icl_support.model.weights.TabICLWeights` or a checkpoint path.
-    ``pool_cap``: pool rows the column stage reads (stratified subsample, drawn with ``random_state``).
-    ``batch``: test rows per forward pass. ``fit(X_ctx, y_ctx, X_pool=None, y_pool=None)``: without a pool this is
-    the plain mode. After ``fit``: ``classes_``, ``n_features_in_``, ``pool_size_`` (pool rows the column stage
-    reads beside the context)."""
-
-    def __init__(self, weights=None, pool_cap: int = POOL_CAP, batch: int = 512, device: str = "cpu", random_state=0):
-        self.weights = weights
-        self.pool_cap = pool_cap
-        self.batch = batch
-        self.device = device
-        self.random_state = random_state
-
-    @classmethod
-    def from_tabicl(cls, clf, pool_cap: int = POOL_CAP, one_member: bool = False) -> SplitTabICL:
-        """The split mode of an unfitted ``TabICLClassifier`` ``clf``: its checkpoint, device and seed.
-        ``n_estimators`` must be 1 (the ensemble's shuffles and normalisations are not reproduced here), unless
-        ``one_member``: then the split mode runs one member whatever ``clf``'s ensemble (the evaluator's choice,
-        stated where it reports)."""
-        name = type(clf).__name__
-        if name != "TabICLClassifier":
-            raise ValueError(f"column_context='pool' needs a TabICLClassifier; got {name}")
-        if int(getattr(clf, "n_estimators", 1)) != 1 and not one_member:
-            raise ValueError(
-                f"column_context='pool' runs TabICL's torch path, one ensemble member; got n_estimators="
-                f"{clf.n_estimators} (use n_estimators=1, or column_context='context' for the ensemble)"
-            )
-        if not getattr(clf, "model_path", None):
-            raise ValueError("column_context='pool' needs the TabICLClassifier's model_path (a local checkpoint)")
-        device = str(getattr(clf, "device", None) or "cpu")
-        return cls(clf.model_path, pool_cap=pool_cap, device=device, random_state=getattr(clf, "random_state", 0))
-
-    def fit(self, X, y, X_pool=None, y_pool=None):
-        X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
-        if X.ndim != 2 or y.shape != (len(X),):
-            raise ValueError(f"need X (n, F) and y (n,); got {X.shape}, {y.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X has NaN or inf values; drop or impute them")
-        if self.weights is None:
-            raise ValueError("SplitTabICL needs weights: a TabICLWeights or a checkpoint path")
-        self.net_ = TorchTabICL(self.weights, self.device)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        self.X_ctx_, self.codes_ = torch.from_numpy(X), torch.from_numpy(codes)
-        self.n_features_in_ = X.shape[1]
-        if X_pool is None:
-            self.X_pool_ = self.y_pool_ = None
-            self.pool_size_ = 0
-            return self
-        X_pool, y_pool = np.asarray(X_pool, dtype=np.float32), np.asarray(y_pool)
-        if X_pool.ndim != 2 or X_pool.shape[1] != X.shape[1] or y_pool.shape != (len(X_pool),):
-            raise ValueError(
-                f"need X_pool (P, {X.shape[1]}) and y_pool (P,) like the context; got {X_pool.shape}, {y_pool.shape}"
-            )
-        if not np.isfinite(X_pool).all():
-            raise ValueError(f"X_pool: {int((~np.isfinite(X_pool)).sum())} NaN/inf values")
-        unknown = sorted(set(np.unique(y_pool).tolist()) - set(self.classes_.tolist()))
-        if unknown:
-            raise ValueError(
-                f"pool labels {unknown[:10]} are not among the context's classes {self.classes_.tolist()}: the "
-                "in-context stage can only predict the context's classes"
-            )
-        keep = stratified_cap(y_pool, int(self.pool_cap), int(self.random_state or 0))
-        self.X_pool_ = torch.from_numpy(X_pool[keep])
-        self.y_pool_ = torch.from_numpy(np.searchsorted(self.classes_, y_pool[keep]))
-        self.pool_size_ = int(_not_in_context(self.X_pool_, self.X_ctx_).sum())
-        self.cache_ = fit_split_cache(self.net_, self.X_ctx_, self.codes_, self.X_pool_, self.y_pool_)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "net_")
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must be (m, {self.n_features_in_}), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X has NaN or inf values; drop or impute them")
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(X), int(self.batch)):
-                q = torch.from_numpy(X[start : start + int(self.batch)])
-                if self.X_pool_ is None:
-                    logits = self.net_(self.X_ctx_, self.codes_, q)
-                else:
-                    logits = cached_split_logits(self.net_, self.cache_, q)
-                out.append(torch.softmax(logits / self.net_.softmax_temperature, -1).cpu().numpy())
-        return np.concatenate(out)
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    """Logits (M, C) of raw query rows ``X_query`` (M, F) from a :func:`fit_split_cache` state. Equals
+    :func:`split_logits`."""
+    return cached_logits(net, cache.tabicl, apply_context_stats(X_query.to(net.device), cache.stats))
