@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
 import shlex
 import statistics
 import sys
@@ -23,12 +21,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from icl_support.core.gitinfo import git_commit
 from icl_support.core.jsonio import write_json
+from icl_support.evaluation.provenance import environment
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "results"
@@ -54,46 +51,14 @@ def set_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(threads)
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine() -> dict:
-    """Where the numbers were measured: CPU, core and thread counts, CUDA device, load averages."""
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def provenance(settings, started: float, **extra) -> dict:
-    """Git commit, software versions, machine, UTC date, command line, settings and wall seconds.
+    """The one record environment (``icl_support.evaluation.provenance.environment``: commit, software, machine,
+    date), then the command line, the benchmark's settings and its wall seconds.
 
     ``settings``: the benchmark's frozen config dataclass; ``started``: ``time.perf_counter()`` at start.
     """
-    import sklearn
-    import timm
-
     return {
-        "git_commit": git_commit(REPO),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "numpy": np.__version__,
-        "sklearn": sklearn.__version__,
-        "python": platform.python_version(),
-        "machine": machine(),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **environment(REPO),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "settings": dataclasses.asdict(settings),
         "wall_s": time.perf_counter() - started,

@@ -9,6 +9,7 @@ import pytest
 
 from icl_support.book.glued_snapshot import differences, glued, run_chapters
 from icl_support.book.run_notebook import check_parameters, main, run_notebook
+from icl_support.chapters import use_it
 
 NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
 CHAPTER1 = Path("nbs/01_context_scaling.ipynb")
@@ -265,9 +266,12 @@ def test_use_it_smoke(executed):
     rec = json.loads(Path("results/bench-context-classifier.json").read_text())
     full = next(r for r in rec["rows"] if r["strategy"] == "full")
     assert float(g["bench_full_acc"]) == pytest.approx(full["accuracy"])
-    best = max((r for r in rec["rows"] if r["strategy"] not in ("full", "logreg")), key=lambda r: r["accuracy"])
+    best = max((r for r in rec["rows"] if r["strategy"] not in use_it.NOT_COMPRESSED), key=lambda r: r["accuracy"])
     assert float(g["bench_best_acc"]) == pytest.approx(best["accuracy"])
     assert (out / "figures" / "use-it-cifar10.png").exists() and (out / "figures" / "use-it-cifar10.pdf").exists()
+    split = [r for r in rec["rows"] if r["column_context"] == "pool" and r["strategy"] == "retrieval"]
+    assert float(g["bench_split_retrieval_acc"]) == pytest.approx(max(r["accuracy"] for r in split))
+    assert str(g["bench_split_bar"]).strip("'").startswith("met" if rec["split_bar"]["met"] else "not met")
 
 
 def test_glued_snapshot_differences_leave_out_timings_only():

@@ -76,3 +76,61 @@ def test_cost_table_states_the_resume_check_as_measured():
         None, {"device": "cpu", "chapters": {}, "resume": {**resume, "steps_seen_after_restart": [1, 2, 3, 4, 5]}}
     )
     assert "NOT continued" in restarted
+
+
+def test_no_record_holds_a_path_of_the_machine_that_made_it():
+    """Every string of every record is free of absolute paths (write_json makes them repository-relative or
+    ``<local>/<name>``); a record written with one is caught here."""
+    from pathlib import Path
+
+    from icl_support.core.jsonio import ABSOLUTE_PATH
+
+    def strings(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield k
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    found = {
+        path.name: text
+        for path in sorted(Path("results").glob("*.json"))
+        for text in strings(json.loads(path.read_text()))
+        if ABSOLUTE_PATH.search(text)
+    }
+    assert found == {}, f"records with a machine's absolute path: {found}"
+
+
+def test_write_json_makes_paths_portable(tmp_path):
+    from icl_support.core.jsonio import REPO_ROOT, portable_path_text, write_json
+
+    command = f"python {REPO_ROOT}/benchmarks/x.py --data-root /work/cache/data --out {tmp_path}/x.json"
+    assert portable_path_text(command) == "python benchmarks/x.py --data-root <local>/data --out <local>/x.json"
+    kept = "see https://example.org/a/b, runs/tabicl-mini/x.ckpt, 1/2 and accuracy / seconds"
+    assert portable_path_text(kept) == kept
+    path = write_json(tmp_path / "r.json", {"provenance": {"command": command, "figures": [f"{tmp_path}/f.png"]}})
+    assert json.loads(path.read_text())["provenance"]["figures"] == ["<local>/f.png"]
+
+
+def test_chapter_and_benchmark_records_describe_the_machine_alike():
+    import dataclasses
+    import time
+
+    from benchmarks._common import provenance as bench_provenance
+    from icl_support.core.config import resolve_settings
+    from icl_support.evaluation.provenance import provenance
+    from icl_support.model.weights import resolve_weights
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        n: int = 1
+
+    chapter = provenance(resolve_settings("smoke", ""), resolve_weights("mini", "."))
+    bench = bench_provenance(Cfg(), time.perf_counter())
+    shared = {"git_commit", "torch", "timm", "numpy", "sklearn", "python", "machine", "date_utc"}
+    assert shared <= set(chapter) and shared <= set(bench)
+    assert set(chapter["machine"]) == set(bench["machine"]) and chapter["machine"]["cpu_count"] >= 1

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.jsonio import write_json
+
 DINO_REPO = "timm/vit_base_patch14_dinov2.lvd142m"
 REVISION = "0" * 40  # the snapshot folder name; any 40-hex string the refs point at
 # the write-up's settings with only their sizes shrunk (the paper profile's device is kept when CUDA is there)
@@ -340,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         report["resume"] = resume = rehearse_resume(args.work, report["device"])
         print(f"resume after kill: {'ok' if resume['ok'] else 'FAILED'} {resume}", flush=True)
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
+        write_json(args.out, report)  # a record like any other: strict JSON, no machine's paths
     failed = [c for c, e in report["chapters"].items() if not e["ok"]]
     print(f"rehearsal: {len(report['chapters']) - len(failed)} of {len(report['chapters'])} chapters ran"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))  # fmt: skip

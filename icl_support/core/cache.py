@@ -44,6 +44,21 @@ def key_digest(key: dict) -> str:
     return hashlib.sha256(canonical_json(key).encode()).hexdigest()[:16]
 
 
+def file_sha256(path: str | Path, missing_ok: bool = True) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks: the one file digest of the package (checkpoints,
+    provenance). A file that cannot be read gives ``""`` (``missing_ok``) or raises ``OSError``."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        if missing_ok:
+            return ""
+        raise
+    return h.hexdigest()
+
+
 def canonical_json(key: dict) -> str:
     return json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
 

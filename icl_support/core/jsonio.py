@@ -1,4 +1,7 @@
-"""Results as strict JSON: NumPy scalars made plain, NaN/inf as null, written atomically.
+"""Results as strict JSON: NumPy scalars made plain, NaN/inf as null, no machine's paths, written atomically.
+
+A record names no absolute path of the machine that made it: in every string, a path inside the repository becomes
+relative to it and any other absolute path ``<local>/<its name>`` (:func:`portable_paths`).
 
 Usage::
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -34,11 +38,42 @@ def json_safe(value):
     return value
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL = "<local>"
+# an absolute path of two or more parts, not inside a word, a URL or a relative path
+ABSOLUTE_PATH = re.compile(r"(?<![\w<>.~:/-])/[\w.~+-]+(?:/[^\s'\"=,;()\[\]]*)+")
+
+
+def portable_path_text(text: str, repo: Path = REPO_ROOT) -> str:
+    """``text`` with every absolute path made machine-free: under ``repo`` relative to it, else ``<local>/<name>``."""
+
+    def swap(match: re.Match) -> str:
+        path = Path(match.group(0))
+        try:
+            return str(path.relative_to(repo)) if path != repo else "."
+        except ValueError:
+            return f"{LOCAL}/{path.name}"
+
+    return ABSOLUTE_PATH.sub(swap, text)
+
+
+def portable_paths(value, repo: Path = REPO_ROOT):
+    """Recursively: every string (keys too) through :func:`portable_path_text`."""
+    if isinstance(value, str):
+        return portable_path_text(value, repo)
+    if isinstance(value, dict):
+        return {portable_paths(k, repo) if isinstance(k, str) else k: portable_paths(v, repo) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable_paths(v, repo) for v in value]
+    return value
+
+
 def write_json(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as indented strict JSON (NaN/inf -> null) atomically, creating parent folders."""
+    """Write ``data`` as indented strict JSON (NaN/inf -> null, no machine's paths: :func:`portable_paths`)
+    atomically, creating parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n"  # fails before anything is written
+    text = json.dumps(portable_paths(json_safe(data)), indent=2, allow_nan=False) + "\n"  # fails before writing
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.cache import save_torch_atomic
+from ..core.cache import file_sha256, save_torch_atomic
 
 RELEASED_REPO = "jingang/TabICL"
 RELEASED_FILE = "tabicl-classifier-v2-20260212.ckpt"
@@ -171,7 +171,6 @@ def check_checkpoint(path: str | Path, what: str = "TabICL checkpoint") -> dict:
 
 def mini_checkpoint(path: str | Path = MINI_CHECKPOINT) -> Path:
     """The shipped TabICL-mini checkpoint, checked against the sha256 in its provenance JSON."""
-    import hashlib
     import json
 
     path = Path(path)
@@ -182,7 +181,7 @@ def mini_checkpoint(path: str | Path = MINI_CHECKPOINT) -> Path:
             "(git checkout -- icl_support/weights) or train one with python -m icl_support.pretraining.pretrain"
         )
     expected = json.loads(meta.read_text()).get("checkpoint_sha256")
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    actual = file_sha256(path, missing_ok=False)
     if expected != actual:
         raise ValueError(
             f"TabICL-mini checkpoint {path} does not match its provenance {meta.name} (sha256 {actual[:12]} != "

@@ -7,7 +7,6 @@ naming it, never silently restarted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import asdict
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.cache import save_torch_atomic
+from ..core.cache import file_sha256, save_torch_atomic
 from ..core.gitinfo import git_commit
 from .batches import batch_shape
 from .recipes import DEFAULT_CONFIG, RECIPES, PretrainConfig
@@ -197,7 +196,7 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig 
         "commit": git_commit(Path(__file__).resolve().parents[2]),
         "loss_curve": [{k: r[k] for k in ("step", "loss", "wall_s", "cpu_s")} for r in log if "loss" in r],
         "evaluations": [r for r in log if "eval" in r],
-        "checkpoint_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "checkpoint_sha256": file_sha256(out, missing_ok=False),
     }
     json_path = out.with_suffix(".json")
     json_path.write_text(json.dumps(provenance, indent=1) + "\n")
