@@ -18,6 +18,8 @@ from icl_support.chapters.pareto import (
     long_table,
     pareto_front,
     plot_accuracy,
+    split_numbers,
+    sweep_evaluators,
     wide_table,
 )
 from icl_support.contexts.sweep import run_sweep
@@ -75,7 +77,12 @@ def test_tables_and_figures(tiny):
     s, data, run = tiny
     res = run["results"]
     t = long_table(res)
-    assert len(t) == len(EVALUATORS) * sum(len(v) for v in res.values())
+    drawn = sweep_evaluators(res)  # the sweep's four, and the split mode ("columns from the pool") at every k
+    assert drawn == (*EVALUATORS, "tabicl_split") and len(t) == len(drawn) * sum(len(v) for v in res.values())
+    split = t[t.evaluator == "tabicl_split"]
+    # the split mode's rows carry its own seconds, not the plain mode's
+    assert (split.tabicl_seconds.to_numpy() != t[t.evaluator == "tabicl"].tabicl_seconds.to_numpy()).all()
+    assert split_numbers(res, "1")["split_best"].count("(") == 1
     w = wide_table(res, "logreg")
     assert list(w.columns) == ["1", "2", "all"] and "random" in w.index
     f = front(res, "logreg")
@@ -126,8 +133,8 @@ def test_tabicl_aware_strategy_plumbing(tiny, random_weights):
 
 
 def test_retrieval_in_the_sweep_with_real_weights(tiny, cache_dir):
-    """Retrieval contexts are scored by TabICL (both statistics at k = 1) beside the global contexts, timed, with
-    C * k rows; the Pareto tables and figures take them (peers absent)."""
+    """Retrieval contexts are scored by TabICL (both statistics at k = 1, and the split mode) beside the global
+    contexts, timed, with C * k rows; the Pareto tables and figures take them (peers absent)."""
     from icl_support.core.config import with_overrides
     from icl_support.model.weights import resolve_weights
 
@@ -139,6 +146,8 @@ def test_retrieval_in_the_sweep_with_real_weights(tiny, cache_dir):
     assert r1["rows"] == 3 and r2["rows"] == 6 and set(r1) >= {"tabicl", "tabicl_pool", "tabicl_seconds"}
     assert "tabicl_pool" not in r2 and r2["tabicl_seconds"]["mean"] > 0
     assert r2["tabicl"]["mean"] > 0.5  # well-separated blobs: each test row's neighbours give its class
+    # and in the split mode, through the cached pool representations, with its own seconds
+    assert r2["tabicl_split"]["mean"] > 0.5 and r2["tabicl_split_seconds"]["mean"] > 0
     t = long_table(res)
-    assert set(t[t.strategy == "retrieval"].evaluator) == {"tabicl"}
+    assert set(t[t.strategy == "retrieval"].evaluator) == {"tabicl", "tabicl_split"}
     assert len(plot_accuracy(res, "tabicl_seconds", evaluators=("tabicl",)).axes) == 1

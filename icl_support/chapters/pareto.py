@@ -16,7 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..contexts.sweep import SWEEP_EVALUATORS
+from ..contexts.sweep import SPLIT_EVALUATOR, SWEEP_EVALUATORS
+
+SPLIT_TITLE = "tabicl_split: columns from the pool (not a k-row bottleneck)"
 
 
 def pareto_front(rows: np.ndarray, acc: np.ndarray) -> np.ndarray:
@@ -47,12 +49,13 @@ STYLE = {  # strategy: (colour, marker)
 
 
 def long_table(results: dict) -> pd.DataFrame:
-    """One row per (strategy, k, evaluator): rows, mean, std, n, TabICL seconds, build seconds."""
+    """One row per (strategy, k, evaluator): rows, mean, std, n, TabICL seconds (the split mode's own for
+    ``tabicl_split``, "columns from the pool"), build seconds."""
     out = []
     for name, per_k in results.items():
         for k, e in per_k.items():
-            for ev in SWEEP_EVALUATORS:
-                if ev not in e:  # retrieval contexts are scored by TabICL only
+            for ev in SWEEP_EVALUATORS + (SPLIT_EVALUATOR,):
+                if ev not in e:  # retrieval contexts are scored by TabICL only; older records lack the split mode
                     continue
                 out.append(
                     {
@@ -63,7 +66,7 @@ def long_table(results: dict) -> pd.DataFrame:
                         "mean": e[ev]["mean"],
                         "std": e[ev]["std"],
                         "n": e[ev]["n"],
-                        "tabicl_seconds": e["tabicl_seconds"]["mean"],
+                        "tabicl_seconds": e.get(f"{ev}_seconds", e["tabicl_seconds"])["mean"],
                         "build_seconds": e["build_seconds"]["mean"],
                     }
                 )
@@ -111,7 +114,8 @@ def plot_accuracy(
         ax.plot(f[x], f["mean"], "k--", lw=0.8, alpha=0.6, label="Pareto front")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
-        title = ev + (" (RANDOM WEIGHTS: chance)" if ev == "tabicl" and random_tabicl else "")
+        title = SPLIT_TITLE if ev == SPLIT_EVALUATOR else ev
+        title += " (RANDOM WEIGHTS: chance)" if ev in ("tabicl", SPLIT_EVALUATOR) and random_tabicl else ""
         ax.set_title(title, fontsize=9)
     np.atleast_1d(axes)[0].set_ylabel("test accuracy")
     np.atleast_1d(axes)[-1].legend(fontsize=6, loc="lower right")
@@ -152,10 +156,29 @@ def best(results: dict, evaluator: str, k: str) -> tuple[str, float]:
     return name, cand[name]
 
 
+def sweep_evaluators(results: dict) -> tuple[str, ...]:
+    """The evaluators to draw: the sweep's four, and the split mode where the sweep scored it."""
+    scored = any(SPLIT_EVALUATOR in e for per_k in results.values() for e in per_k.values())
+    return SWEEP_EVALUATORS + ((SPLIT_EVALUATOR,) if scored else ())
+
+
+def split_numbers(results: dict, k: str) -> dict:
+    """The split mode beside the plain mode at ``k`` rows per class, as text for the prose: the best strategy of
+    each with its accuracy and TabICL seconds (``"not scored here"`` when the sweep did not run the split mode)."""
+    if not any(SPLIT_EVALUATOR in r.get(k, {}) for r in results.values()):
+        return {"split_best": "not scored here", "plain_best": "not scored here"}
+    out = {}
+    for key, ev in (("split_best", SPLIT_EVALUATOR), ("plain_best", "tabicl")):
+        name, acc = best(results, ev, k)
+        seconds = results[name][k].get(f"{ev}_seconds", results[name][k]["tabicl_seconds"])["mean"]
+        out[key] = f"{name} ({acc:.3f}, {seconds:.2f} s)"
+    return out
+
+
 def glued_numbers(results: dict, ks) -> dict:
     """The numbers chapter 5's prose quotes about a live sweep."""
     k0, kmax = str(ks[0]), str(ks[-1])
-    values = {"k_first": int(k0), "k_last": int(kmax)}
+    values = {"k_first": int(k0), "k_last": int(kmax), **split_numbers(results, k0)}
     for ev in ("logreg", "nearest_mean", "one_nn"):
         for k, tag in ((k0, "first"), (kmax, "last")):
             name, acc = best(results, ev, k)

@@ -22,10 +22,20 @@ from ..evaluation.scoring import EvalEnv, Scorer, stats
 from .strategies import BuildInputs, build, get_strategy, sweep_names
 
 SWEEP_EVALUATORS = ("tabicl", "logreg", "nearest_mean", "one_nn")
-# scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool"), and
-# TabICL with its column stage reading the labelled pool ("columns from the pool")
-ONE_PER_CLASS_EVALUATORS = ("tabicl_pool", "tabicl_split")
-SPLIT_MAX_CLASSES = 10  # TabICL's max_classes: above it only the wrapper's hierarchical plain mode runs
+# TabICL with its column stage reading the labelled pool ("columns from the pool"), scored at every k beside the plain
+# mode (its Pareto front is chapter 5's too), where the classes fit the checkpoint's max_classes
+SPLIT_EVALUATOR = "tabicl_split"
+# scored at one row per class only: TabICL with its preprocessing fitted on the pool (context_stats="pool")
+ONE_PER_CLASS_EVALUATORS = ("tabicl_pool",)
+SCORED = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS + (SPLIT_EVALUATOR,)
+
+
+def split_mode_fits(run: Run, n_classes: int) -> bool:
+    """Whether the split mode runs here: TabICL on, and at most the checkpoint's ``max_classes`` classes (above it
+    only the wrapper's many-class scheme runs, in the plain mode)."""
+    from ..model.weights import checkpoint_max_classes
+
+    return run.tabicl is not None and n_classes <= checkpoint_max_classes(run.weights.path)
 
 
 def make_scorer(run: Run, data: ImageData) -> Scorer:
@@ -35,9 +45,9 @@ def make_scorer(run: Run, data: ImageData) -> Scorer:
     m = s.n_tabicl_test or len(data.y_test)
     tabicl_rows = np.sort(np.random.default_rng(s.seed).permutation(len(data.y_test))[:m])
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, tabicl_rows=tabicl_rows, context_stats=s.context_stats)
-    evaluators = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
-    if len(np.unique(data.y_pool)) > SPLIT_MAX_CLASSES:  # the split mode has no many-class scheme: plain mode only
-        evaluators = tuple(e for e in evaluators if e != "tabicl_split")
+    evaluators = SCORED
+    if not split_mode_fits(run, len(np.unique(data.y_pool))):
+        evaluators = tuple(e for e in evaluators if e != SPLIT_EVALUATOR)
     return Scorer(evaluators, data.Z_test, data.y_test, env, reduce=reduce, pool=data.Z_pool, pool_labels=data.y_pool)
 
 
@@ -55,10 +65,13 @@ def score_retrieval(run: Run, scorer: Scorer, data: ImageData, k: int) -> dict |
     classes, codes = np.unique(data.y_pool, return_inverse=True)
     rows = env.tabicl_rows if env.tabicl_rows is not None else slice(None)
     entry = {}
-    variants = (("tabicl", env.context_stats),) + ((("tabicl_pool", "pool"),) if k == 1 else ())
-    for name, stats_ in variants:
+    variants = (("tabicl", env.context_stats, "context"),) + ((("tabicl_pool", "pool", "context"),) if k == 1 else ())
+    if any(ev.name == SPLIT_EVALUATOR for ev in scorer.evaluators):
+        variants += ((SPLIT_EVALUATOR, "pool", "pool"),)  # retrieval through the cached pool representations
+    for name, stats_, columns in variants:
         start = time.perf_counter()
-        model = RetrievalTabICL(env.tabicl(env.seed), ContextSampler("retrieval", per_class=k), stats_)
+        sampler = ContextSampler("retrieval", per_class=k)
+        model = RetrievalTabICL(env.tabicl(env.seed), sampler, stats_, column_context=columns)
         pred = classes[model.fit(env.pool, codes).predict(scorer.Z_test_reduced[rows])]  # env.pool: the reduced pool
         entry[name] = stats([float((pred == scorer.y_test[rows]).mean())], n_test=len(pred))
         entry[f"{name}_seconds"] = stats([time.perf_counter() - start])
@@ -98,12 +111,10 @@ def run_sweep(run: Run, data: ImageData, progress: bool = True) -> dict:
             continue
         skip = () if k == 1 else ONE_PER_CLASS_EVALUATORS
         scores = [scorer(ctx.X, ctx.y, skip=skip) for ctx in built.contexts]
-        entry = {
-            ev: stats([sc[ev] for sc in scores], n_test=scorer.n_test(ev))
-            for ev in SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS
-            if ev in scores[0]
-        }
+        entry = {ev: stats([sc[ev] for sc in scores], n_test=scorer.n_test(ev)) for ev in SCORED if ev in scores[0]}
         entry["tabicl_seconds"] = stats([sc["tabicl_seconds"] for sc in scores])
+        if f"{SPLIT_EVALUATOR}_seconds" in scores[0]:
+            entry[f"{SPLIT_EVALUATOR}_seconds"] = stats([sc[f"{SPLIT_EVALUATOR}_seconds"] for sc in scores])
         entry["build_seconds"] = stats(built.seconds)
         entry["rows"] = int(len(built.contexts[0].y))
         results.setdefault(name, {})[key] = entry

@@ -138,6 +138,12 @@ def random_checkpoint(path: Path, seed: int = 0) -> Path:
     return save_torch_atomic({"config": V2_CONFIG, "state_dict": model.state_dict()}, path)
 
 
+def checkpoint_max_classes(path: str | Path) -> int:
+    """The ``max_classes`` of a TabICL checkpoint's config (memory-mapped: the weights are not read)."""
+    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
+    return int(ckpt["config"].get("max_classes", V2_CONFIG["max_classes"]))
+
+
 def check_checkpoint(path: str | Path, what: str = "TabICL checkpoint") -> dict:
     """Load ``path`` with ``weights_only=True`` and check it is ``{"config": dict, "state_dict": dict}``.
 
