@@ -54,6 +54,11 @@ def test_chapter2_smoke(executed):
     assert g["dominant_stage"].strip("'") in {"column", "row", "icl", "preprocessing"}
     assert float(g["kv_max_diff"]) < 1e-4
     assert (out / "figures" / "ch2-time-vs-context.pdf").exists()
+    # the split mode by stage: the prose quotes this run's recorded stages
+    whole, _, split = rec["stage_split"]
+    assert int(g["split_column_rows"]) == split["column_rows"] > int(g["split_context_rows"]) == split["context_rows"]
+    assert float(g["split_predict_s"]) == pytest.approx(split["predict_s"]) and split["fit_column_s"] > 0
+    assert float(g["whole_icl_s"]) == pytest.approx(whole["icl_s"])
 
 
 @pytest.mark.notebooks

@@ -66,3 +66,29 @@ def test_chapter2_fits_recover_known_exponents_from_synthetic_timings():
     assert fits.icl.exponent == pytest.approx(2.0, abs=1e-9)
     assert fits.total_upper.exponent == pytest.approx(1.5, abs=0.1)  # the fixed cost fades at the largest sizes
     assert fits.total.exponent < fits.total_upper.exponent  # and flattens the all-sizes fit
+
+
+def test_stage_split_comparison_times_every_stage_of_both_modes(blob_table, one_torch_thread):
+    """The split mode's fit spends column- and row-stage time on the pool; its predict's in-context stage reads the
+    k rows, as the plain k-row context's does; the whole pool's column stage reads every row."""
+    from icl_support.evaluation.timing import stage_split_comparison
+    from icl_support.model.weights import resolve_weights
+
+    df = stage_split_comparison(blob_table, resolve_weights("mini", "."), n_test=20, pool_cap=64)
+    whole, plain, split = (df.iloc[i] for i in range(3))
+    assert "columns from the pool" in split["mode"] and plain["context_rows"] == split["context_rows"]
+    assert whole["column_rows"] == len(blob_table.y_train) and split["column_rows"] > split["context_rows"]
+    assert split["fit_column_s"] > 0 and split["fit_row_s"] > 0 and plain["fit_column_s"] == 0
+    assert (df[["column_s", "row_s", "icl_s"]] > 0).all().all()
+
+
+def test_stage_timer_times_tabicls_cached_entry_points(blob_table, random_weights):
+    """With kv_cache, predict calls the stages' cached methods, not forward: they are timed too, and restored."""
+    from icl_support.evaluation.timing import stage_timer
+
+    t = blob_table
+    clf = make_tabicl(random_weights, kv_cache=True).fit(t.X_train[:40], t.y_train[:40])
+    with stage_timer(clf.model_) as seconds:
+        clf.predict_proba(t.X_test[:10])
+    assert seconds["column"] > 0 and seconds["icl"] > 0
+    assert "forward_with_cache" not in vars(clf.model_.col_embedder)  # the instance wrapper is gone

@@ -120,6 +120,21 @@ def glued_numbers(timings: pd.DataFrame, fits: TimeFits, kv: dict) -> dict:
     }  # fmt: skip
 
 
+def split_stage_numbers(stages: pd.DataFrame) -> dict:
+    """The numbers the split-mode section quotes, from :func:`~icl_support.evaluation.timing.stage_split_comparison`
+    (rows: the whole pool, k rows per class plain, the same k rows with the columns from the pool)."""
+    whole, plain, split = (stages.iloc[i] for i in range(3))
+    return {
+        "split_pool_rows": int(whole.context_rows), "split_context_rows": int(split.context_rows),
+        "split_column_rows": int(split.column_rows),
+        "whole_predict_s": float(whole.predict_s), "whole_icl_s": float(whole.icl_s),
+        "whole_column_s": float(whole.column_s), "plain_k_predict_s": float(plain.predict_s),
+        "split_fit_s": float(split.fit_s), "split_fit_column_s": float(split.fit_column_s),
+        "split_predict_s": float(split.predict_s), "split_icl_s": float(split.icl_s),
+        "split_predict_speedup": float(whole.predict_s / split.predict_s) if split.predict_s > 0 else float("nan"),
+    }  # fmt: skip
+
+
 def record(timings: pd.DataFrame, fits: TimeFits, kv: dict) -> dict:
     """The chapter's results JSON body (add provenance)."""
     return {

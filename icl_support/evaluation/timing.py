@@ -34,29 +34,70 @@ def _sync(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
+# the stages' cached entry points (TabICL's KV/representation caches and the split mode call these, not forward)
+CACHED_METHODS = {
+    "column": (("col_embedder", "forward_with_cache"), ("col_embedder.tf_col", "forward_with_cache")),
+    "icl": (("icl_predictor", "forward_with_cache"), ("icl_predictor", "forward_with_repr_cache")),
+}
+
+
+def _submodule(model: torch.nn.Module, dotted: str):
+    for part in dotted.split("."):
+        model = getattr(model, part)
+    return model
+
+
 @contextmanager
 def stage_timer(model: torch.nn.Module, device: torch.device | None = None):
-    """Yield a dict that accumulates wall seconds spent in each of TabICL's stages while active."""
+    """Yield a dict that accumulates wall seconds spent in each of TabICL's stages while active: their ``forward``
+    (forward hooks) and their cached entry points (:data:`CACHED_METHODS`, wrapped on the instance while active, so
+    the split mode and TabICL's caches are timed too); a stage called within itself counts once."""
     seconds = {stage: 0.0 for stage in STAGES}
+    depth = {stage: 0 for stage in STAGES}
     starts: dict[str, float] = {}
-    handles = []
-    for stage, attr in STAGES.items():
-        module = getattr(model, attr)
 
-        def pre(_m, _a, stage=stage):
+    def enter(stage):
+        if depth[stage] == 0:
             _sync(device)
             starts[stage] = time.perf_counter()
+        depth[stage] += 1
 
-        def post(_m, _a, _o, stage=stage):
+    def leave(stage):
+        depth[stage] -= 1
+        if depth[stage] == 0:
             _sync(device)
             seconds[stage] += time.perf_counter() - starts.pop(stage)
 
-        handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    handles, wrapped = [], []
+    for stage, attr in STAGES.items():
+        module = getattr(model, attr)
+        handles += [
+            module.register_forward_pre_hook(lambda _m, _a, stage=stage: enter(stage)),
+            module.register_forward_hook(lambda _m, _a, _o, stage=stage: leave(stage)),
+        ]
+    for stage, methods in CACHED_METHODS.items():
+        for dotted, name in methods:
+            owner = _submodule(model, dotted)
+            method = getattr(owner, name, None)
+            if method is None:
+                continue
+
+            def timed(*args, _method=method, _stage=stage, **kwargs):
+                enter(_stage)
+                try:
+                    return _method(*args, **kwargs)
+                finally:
+                    leave(_stage)
+
+            setattr(owner, name, timed)
+            wrapped.append((owner, name))
     try:
         yield seconds
     finally:
         for h in handles:
             h.remove()
+        for owner, name in wrapped:
+            delattr(owner, name)  # the class's method shows through again
 
 
 @contextmanager
@@ -239,6 +280,78 @@ def kv_cache_comparison(
     extra = out["kv_cache_fit_s"] - out["default_fit_s"]
     out["break_even_predicts"] = float(extra / saved) if saved > 0 else float("inf")
     return out
+
+
+def stage_split_comparison(
+    table: EmbeddingTable,
+    weights,
+    *,
+    per_class: int = 1,
+    n_test: int,
+    pool_cap: int | None = None,
+    repeats: int = 1,
+    seed: int = 0,
+    device=None,
+) -> pd.DataFrame:
+    """Seconds by stage of three ways to read the train pool (N rows), on the same ``n_test`` test rows: TabICL on
+    the whole pool; TabICL on ``per_class`` balanced rows per class; the split mode on those rows with the columns
+    from the pool (a stratified subsample of ``pool_cap`` rows, default the measured cap). ``weights``: a
+    :class:`~icl_support.model.weights.TabICLWeights` (one ensemble member everywhere). Fastest of ``repeats``.
+
+    One row per mode: ``context_rows`` (rows the in-context stage reads), ``column_rows`` (rows the column stage's
+    inducing points read), ``fit_s``, ``predict_s``, and each stage's seconds in fit (``fit_column_s``,
+    ``fit_row_s``: the split mode's cache) and in predict (``column_s``, ``row_s``, ``icl_s``)."""
+    from ..model.split_classifier import SplitTabICL
+    from ..model.stage_split import POOL_CAP
+    from ..model.weights import make_tabicl
+
+    cap = POOL_CAP if pool_cap is None else int(pool_cap)
+    X_test = table.X_test[balanced_subset(table.y_test, n_test, seed)]
+    n_classes = len(np.unique(table.y_train))
+    idx = balanced_subset(table.y_train, per_class * n_classes, seed)
+    modes = {
+        "whole pool (plain)": (table.X_train, table.y_train, None),
+        f"{per_class} per class (plain)": (table.X_train[idx], table.y_train[idx], None),
+        f"{per_class} per class, columns from the pool": (table.X_train[idx], table.y_train[idx], table.X_train),
+    }
+    rows = []
+    for mode, (X_ctx, y_ctx, X_pool) in modes.items():
+        best = None
+        for _ in range(repeats):
+            if X_pool is None:  # the wrapper builds its model in fit; its fit is preprocessing only
+                clf = make_tabicl(weights, device=str(device or "cpu"), seed=seed)
+                t0 = time.perf_counter()
+                clf.fit(X_ctx, y_ctx)
+                t1 = time.perf_counter()
+                fit_stages = {stage: 0.0 for stage in STAGES}
+            else:
+                clf = SplitTabICL(weights, pool_cap=cap, device=str(device or "cpu"), random_state=seed)
+                t0 = time.perf_counter()
+                clf.fit(X_ctx, y_ctx, X_pool=X_pool, y_pool=table.y_train)
+                t1 = time.perf_counter()
+                fit_stages = _split_fit_stages(clf, device)
+            t1b = time.perf_counter()
+            with stage_timer(clf.model_ if X_pool is None else clf.net_.model, device) as stages:
+                clf.predict_proba(X_test)
+            t2 = time.perf_counter()
+            rec = {"mode": mode, "context_rows": len(y_ctx),
+                   "column_rows": len(y_ctx) + (int(clf.pool_size_) if X_pool is not None else 0),
+                   "fit_s": t1 - t0, "predict_s": t2 - t1b, "fit_column_s": fit_stages["column"],
+                   "fit_row_s": fit_stages["row"], **{f"{k}_s": v for k, v in stages.items()}}  # fmt: skip
+            if best is None or rec["fit_s"] + rec["predict_s"] < best["fit_s"] + best["predict_s"]:
+                best = rec
+        rows.append(best)
+    return pd.DataFrame(rows)
+
+
+def _split_fit_stages(clf, device) -> dict:
+    """Seconds by stage of a fitted ``SplitTabICL``'s cache, recomputed on its built model (its ``fit`` builds the
+    model first, so the stages are timed on a second computation of the same cache, which replaces the first)."""
+    from ..model.stage_split import fit_split_cache
+
+    with stage_timer(clf.net_.model, device) as seconds:
+        clf.cache_ = fit_split_cache(clf.net_, clf.X_ctx_, clf.codes_, clf.X_pool_, clf.y_pool_)
+    return seconds
 
 
 @dataclass(frozen=True)
