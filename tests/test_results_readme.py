@@ -134,3 +134,21 @@ def test_chapter_and_benchmark_records_describe_the_machine_alike():
     shared = {"git_commit", "torch", "timm", "numpy", "sklearn", "python", "machine", "date_utc"}
     assert shared <= set(chapter) and shared <= set(bench)
     assert set(chapter["machine"]) == set(bench["machine"]) and chapter["machine"]["cpu_count"] >= 1
+
+
+def test_page_records_are_every_record_the_pages_name():
+    """records.PAGE_RECORDS lists every results/*.json a notebook or a chapter module names; the stale ones (made
+    with another TabICL-mini than the shipped one, chapter 0's comparisons aside) are found and listed in the README."""
+    import re
+    from pathlib import Path
+
+    from icl_support.evaluation.records import PAGE_RECORDS, stale_page_records
+
+    sources = [*Path("nbs").glob("*.ipynb"), *Path("icl_support/chapters").glob("*.py")]
+    named = {m for p in sources for m in re.findall(r"((?:cifar10|bench|rehearsal)[\w.-]*\.json)", p.read_text())}
+    named = {n for n in named if (Path("results") / n).is_file()}
+    assert named <= set(PAGE_RECORDS), sorted(named - set(PAGE_RECORDS))
+    stale = stale_page_records("results")
+    assert all(w != "mini" and w not in ("random", "none") for w in stale.values())
+    readme = Path("results/README.md").read_text()
+    assert all(f"- `{name}`: {w}" in readme for name, w in stale.items())

@@ -15,7 +15,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..evaluation.records import read_json, wall_seconds
+from ..evaluation.records import read_json, stale_page_records, wall_seconds
 from ..model.weights import recorded_name, recorded_variant
 from .generated import write_or_check
 
@@ -104,7 +104,17 @@ def render(results_dir: str | Path = "results") -> str:
         rows.append(
             f"| `{path.name}` | {_what(path, rec)}{quick} | {_weights(rec)} | {_recorded(rec)} | {_seconds(rec)} |"
         )
-    return HEADER + "\n".join(rows) + "\n"
+    stale = stale_page_records(results_dir)
+    tail = (
+        "\n\n## Records a page reads, made with another TabICL-mini than the shipped one\n\n"
+        "Still to re-record with the shipped checkpoint (chapter 0's comparisons of checkpoints aside; "
+        "`evaluation/records.stale_page_records`):\n\n"
+        + "\n".join(f"- `{name}`: {weights}" for name, weights in sorted(stale.items()))
+        + "\n"
+        if stale
+        else ""
+    )
+    return HEADER + "\n".join(rows) + "\n" + tail
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,53 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..model.weights import recorded_name
+from ..model.weights import recorded_name, recorded_variant
+
+# every record a page of the book reads (a test checks that the notebooks and chapter modules name no other)
+PAGE_RECORDS = (
+    "bench-context-classifier.json", "bench-distill.json", "bench-embed.json", "bench-fewshot-mini.json",
+    "bench-paper-costs.json", "bench-split-cap.json", "bench-tabicl.json", "bench-tabicl-mini.json",
+    "bench-tabicl-mini-columns.json", "bench-tabicl-mini-v1.json", "bench-tabicl-mini-w64.json",
+    "bench-tabicl-mini-w64-fs.json", "cifar10-ch1-local.json", "cifar10-ch1-mini-w64-fs2.json",
+    "cifar10-ch2-local.json", "cifar10-class-count.json", "cifar10-k1-budget-64.json", "cifar10-k1-images.json",
+    "cifar10-k1-mini.json", "cifar10-k1-mini-w64-fs2.json", "cifar10-k1-side-224.json", "cifar10-k1-side-64.json",
+    "cifar10-lgm-rows.json", "cifar10-lgm-rows-224.json", "cifar10-pareto.json", "cifar10-proxy.json",
+    "cifar10-proxy-k4.json", "cifar10-proxy-noise0.json", "cifar10-retrieval.json", "cifar10-shift.json",
+    "rehearsal-cpu.json",
+)  # fmt: skip
+# chapter 0's comparisons of checkpoints: made with another TabICL-mini on purpose
+COMPARISON_RECORDS = (
+    "bench-tabicl-mini-columns.json", "bench-tabicl-mini-v1.json", "bench-tabicl-mini-w64.json",
+    "bench-tabicl-mini-w64-fs.json", "cifar10-ch1-mini-w64-fs2.json", "cifar10-k1-mini-w64-fs2.json",
+)  # fmt: skip
+SHIPPED_VARIANT = "mini"
+
+
+def record_weights(rec: dict) -> str:
+    """The TabICL weights a record was made with, in one word: a chapter or script record's variant
+    (:func:`~icl_support.model.weights.recorded_variant`: ``mini``, ``mini-v1``, ``random``, a local checkpoint's
+    stem), a benchmark's ``weights`` entry, or ``"none"`` when no TabICL ran."""
+    prov = rec.get("provenance", {})
+    if "tabicl_weights" in prov:
+        return recorded_variant(prov)
+    weights = rec.get("weights")
+    if isinstance(weights, dict):
+        return str(weights.get("variant") or weights.get("kind") or "unknown")
+    return "none"
+
+
+def stale_page_records(results_dir: str | Path = "results") -> dict[str, str]:
+    """``{record: weights}`` of the records a page reads that were made with a TabICL-mini other than the shipped one
+    (chapter 0's comparison records aside): the records still to re-record with the shipped checkpoint."""
+    out = {}
+    for name in PAGE_RECORDS:
+        rec = read_record(results_dir, name)
+        if rec is None or name in COMPARISON_RECORDS:
+            continue
+        weights = record_weights(rec)
+        if (weights.startswith("mini") and weights != SHIPPED_VARIANT) or weights.startswith("tabicl-mini"):
+            out[name] = weights
+    return out
 
 
 def read_json(path: str | Path) -> dict | None:
