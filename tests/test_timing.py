@@ -92,3 +92,20 @@ def test_stage_timer_times_tabicls_cached_entry_points(blob_table, random_weight
         clf.predict_proba(t.X_test[:10])
     assert seconds["column"] > 0 and seconds["icl"] > 0
     assert "forward_with_cache" not in vars(clf.model_.col_embedder)  # the instance wrapper is gone
+
+
+def test_chapter2_quotes_the_claims_pages_crossover():
+    """With >= 4 sizes chapter 2's crossover is the relative-error fit the claims page reads, with its interval;
+    with 3 it says there are too few sizes for one."""
+    import pandas as pd
+
+    from icl_support.chapters.inference_time import crossover_text
+    from icl_support.evaluation.timing import crossover_interval
+
+    n = np.array([100.0, 200, 400, 800, 1600])
+    t = 0.05 + 1e-3 * n + 2e-7 * n**2
+    t = t * (1 + 0.02 * np.array([1, -1, 1, -1, 1]))
+    text = crossover_text(pd.DataFrame({"n_context": n, "total_s": t}))
+    c = crossover_interval(n, t)
+    assert text.startswith(f"N ≈ {c.value:,.0f} context rows (95% interval {c.low:,.0f} to {c.high:,.0f}")
+    assert "too few for an interval" in crossover_text(pd.DataFrame({"n_context": n[:3], "total_s": t[:3]}))

@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.plots import stamp_weights
-from ..evaluation.timing import STAGES, CostModel, PowerLaw, fit_cost_model, fit_power_law, upper_half
+from ..evaluation.timing import (
+    STAGES,
+    CostModel,
+    PowerLaw,
+    crossover_interval,
+    fit_cost_model,
+    fit_power_law,
+    upper_half,
+)
 
 
 @dataclass(frozen=True)
@@ -96,14 +104,27 @@ def memory_figure(timings: pd.DataFrame, weights) -> plt.Figure:
     return fig
 
 
+def crossover_text(timings: pd.DataFrame) -> str:
+    """Where the quadratic term of ``t = a + bN + cN^2`` overtakes the linear one, as the claims page reads it: the
+    relative-error fit with its 95% interval (:func:`~icl_support.evaluation.timing.crossover_interval`); with fewer
+    than 4 sizes, the non-negative least-squares fit without an interval, said so."""
+    n, t = timings.n_context.to_numpy(float), timings.total_s.to_numpy(float)
+    if len(np.unique(n)) >= 4 and (t > 0).all():
+        c = crossover_interval(n, t)
+        if not np.isfinite(c.value) or c.value <= 0:
+            return "no size: the relative-error fit needed no quadratic term over these sizes"
+        return f"N ≈ {c.value:,.0f} context rows (95% interval {c.low:,.0f} to {c.high:,.0f}, relative-error fit)"
+    cost = fit_cost_model(n, t)
+    if not np.isfinite(cost.crossover):
+        return "no size: the fit needed no quadratic term over these sizes"
+    sizes = len(np.unique(n))
+    return f"N ≈ {cost.crossover:,.0f} context rows (least squares over {sizes} sizes: too few for an interval)"
+
+
 def glued_numbers(timings: pd.DataFrame, fits: TimeFits, kv: dict) -> dict:
     """The numbers chapter 2's prose quotes."""
     largest, cost = timings.iloc[-1], fits.cost
-    crossover = (
-        f"N ≈ {cost.crossover:,.0f} context rows"
-        if np.isfinite(cost.crossover)
-        else "no size: the fit needed no quadratic term over these sizes"
-    )
+    crossover = crossover_text(timings)
     return {
         "exponent_total": fits.total.exponent, "r2_total": fits.total.r2, "coef_total": fits.total.coef,
         "exponent_icl": fits.icl.exponent, "r2_icl": fits.icl.r2, "n_upper": fits.n_upper,
