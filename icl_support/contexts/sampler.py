@@ -131,7 +131,11 @@ class ContextSampler(BaseEstimator):
 
     def fit_resample(self, X, y) -> tuple[np.ndarray, np.ndarray]:
         """``(X_ctx (C * per_class, F), y_ctx)``: the context rows and their labels (the original label values)."""
-        X, codes = self._validate(X, y)
+        X_ctx, codes = self._resample(*self._validate(X, y))
+        return X_ctx, self.classes_[codes]
+
+    def _resample(self, X: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The context of checked rows ``X`` (n, F) and codes (n,) (from :meth:`_validate`): ``(X_ctx, codes)``."""
         if self.strategy == RETRIEVAL:
             raise ValueError(
                 "strategy='retrieval' builds one context per test row, so it has no fit_resample; use it inside "
@@ -142,7 +146,7 @@ class ContextSampler(BaseEstimator):
             options["estimator"] = self.estimator
         ctx = select_rows(self.strategy, X, codes, self.per_class, int(self.random_state or 0), **options)
         self.sample_indices_ = None if ctx.index is None else np.asarray(ctx.index)
-        return np.asarray(ctx.X), self.classes_[np.asarray(ctx.y)]
+        return np.asarray(ctx.X), np.asarray(ctx.y)
 
 
 class ContextClassifier(ClassifierMixin, BaseEstimator):
@@ -199,12 +203,12 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
             ).fit(X_num, codes)
             self.context_ = None
             return self
-        X_ctx, y_ctx = self.sampler_.fit_resample(X, y)
+        X_num, codes = self.sampler_._validate(X, y)  # checked once: the context and the pool both come from it
+        X_ctx, ctx_codes = self.sampler_._resample(X_num, codes)
         self.classes_ = self.sampler_.classes_
+        y_ctx = self.classes_[ctx_codes]
         est = clone(estimator)
         if self.column_context == "pool":
-            X_num, codes = self.sampler_._validate(X, y)
-            ctx_codes = np.searchsorted(self.classes_, y_ctx)
             est = SplitTabICL.from_tabicl(est).fit(
                 np.asarray(X_ctx, dtype=float), ctx_codes, X_pool=X_num, y_pool=codes
             )
