@@ -59,3 +59,27 @@ def test_every_strategy_and_evaluator(tiny, random_weights):
     reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)  # TabICL reads PCA rows
     clf = make_tabicl(random_weights, 1, "cpu", s.seed).fit(reduce(data.Z_pool[idx]), data.y_pool[idx])
     assert out["centroid"]["tabicl"]["mean"] == float((clf.predict(reduce(data.Z_test)) == data.y_test).mean())
+
+
+def test_split_mode_off_or_too_many_classes_drops_only_the_split_evaluator(tiny, random_weights):
+    """``split_mode=False`` (or more classes than the checkpoint's max_classes) scores every other evaluator; the
+    tables, figures and glued values of chapter 4 follow what was scored; a non-bool split_mode is refused."""
+    import torch
+
+    from icl_support.chapters.one_per_class import glued_numbers, histogram_figure, summary_table
+    from icl_support.contexts.sweep import split_mode_fits
+    from icl_support.core.config import with_overrides
+    from icl_support.evaluation.run import Run
+
+    s, data = tiny
+    off = with_overrides(s, split_mode=False)
+    run = Run(off, random_weights, torch.device("cpu"), random_weights)
+    out = evaluate_strategies(run, data, progress=False)
+    assert "tabicl_split" not in out["random"] and "tabicl_pool" in out["random"]
+    assert "tabicl_split" not in "".join(summary_table(out, random_weights).columns)
+    assert len(histogram_figure(out, random_weights).axes) == len(ONE_PER_CLASS_EVALUATORS) - 1
+    assert np.isnan(glued_numbers(out)["random_tabicl_split_adequacy"])
+    on = Run(s, random_weights, torch.device("cpu"), random_weights)
+    assert split_mode_fits(on, 10) and not split_mode_fits(on, 11) and not split_mode_fits(run, 10)
+    with pytest.raises(TypeError, match="split_mode"):
+        with_overrides(s, split_mode="yes")

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..contexts.strategies import BuildInputs, build
+from ..contexts.sweep import split_mode_fits
 from ..embedding.image_pool import ImageData
 from ..embedding.tables import fit_width_reducer
 from ..evaluation.run import Run
@@ -49,8 +50,11 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
     )
     env = EvalEnv(seed=s.seed, tabicl=run.tabicl, probe=probe, context_stats=s.context_stats)
     reduce = fit_width_reducer(data.Z_pool, s.pca_dim, s.seed)
+    evaluators = ONE_PER_CLASS_EVALUATORS
+    if not split_mode_fits(run, len(np.unique(data.y_pool))):  # off, or more classes than the checkpoint reads
+        evaluators = tuple(ev for ev in evaluators if ev != "tabicl_split")
     scorer = Scorer(
-        ONE_PER_CLASS_EVALUATORS,
+        evaluators,
         data.Z_test,
         data.y_test,
         env,
@@ -62,12 +66,12 @@ def evaluate_strategies(run: Run, data: ImageData, progress: bool = True) -> dic
     out: dict = {}
     for name in ONE_PER_CLASS_STRATEGIES:
         built = build(name, inputs, s.ipc, n_seeds=s.random_draws if name == "random" else None)
-        per = {ev: [] for ev in ONE_PER_CLASS_EVALUATORS}
+        per = {ev: [] for ev in evaluators}
         probe_seeds = []
         for i, ctx in enumerate(tqdm(built.contexts, desc=name, disable=not progress)):
             scores = scorer(ctx.X, ctx.y, built.context_images(i, data.pool))
             probe_seeds.extend(scores["linear_probe_seeds"])
-            for ev in ONE_PER_CLASS_EVALUATORS:
+            for ev in evaluators:
                 per[ev].append(scores[ev])
         out[name] = {ev: stats(v, n_test=scorer.n_test(ev)) for ev, v in per.items()}
         if len(built.contexts) == 1:
@@ -140,9 +144,16 @@ def loss_numbers(lgm: dict) -> dict:
 # ---------------------------------------------------------------- chapter 4: the four contexts under four evaluators
 
 
+def scored_evaluators(results: dict) -> tuple[str, ...]:
+    """The evaluators a chapter-4 run scored, in :data:`ONE_PER_CLASS_EVALUATORS` order (the split mode is absent
+    when it was off or the classes exceed the checkpoint's)."""
+    return tuple(ev for ev in ONE_PER_CLASS_EVALUATORS if ev in results["random"])
+
+
 def summary_table(results: dict, weights) -> pd.DataFrame:
     """Strategies x evaluators as ``mean ± std (n=...)`` strings."""
-    rows = {name: {ev: f"{r[ev]['mean']:.3f} ± {r[ev]['std']:.3f} (n={r[ev]['n']})" for ev in ONE_PER_CLASS_EVALUATORS}
+    evaluators = scored_evaluators(results)
+    rows = {name: {ev: f"{r[ev]['mean']:.3f} ± {r[ev]['std']:.3f} (n={r[ev]['n']})" for ev in evaluators}
             for name, r in results.items()}  # fmt: skip
     table = pd.DataFrame(rows).T
     if weights.is_random:
@@ -154,11 +165,10 @@ def histogram_figure(results: dict, weights) -> plt.Figure:
     """Per evaluator: the random draws' accuracies (histogram, mean in red) and each single context's line."""
     from ..evaluation.plots import stamp_weights
 
-    fig, axes = plt.subplots(
-        1, len(ONE_PER_CLASS_EVALUATORS), figsize=(3.3 * len(ONE_PER_CLASS_EVALUATORS), 3), sharey=True
-    )
+    evaluators = scored_evaluators(results)
+    fig, axes = plt.subplots(1, len(evaluators), figsize=(3.3 * len(evaluators), 3), sharey=True)
     styles = {"centroid": ("tab:blue", "--"), "distilled": ("tab:green", "-"), "neighbors": ("tab:purple", ":")}
-    for ax, ev in zip(axes, ONE_PER_CLASS_EVALUATORS, strict=True):
+    for ax, ev in zip(axes, evaluators, strict=True):
         draws = results["random"]["per_context"][ev]
         ax.hist(draws, bins=12, color="0.75")
         ax.axvline(np.mean(draws), color="red", label="random mean")
@@ -175,23 +185,20 @@ def histogram_figure(results: dict, weights) -> plt.Figure:
 
 def glued_numbers(results: dict) -> dict:
     """Every strategy x evaluator mean and std, the linear probe's ranking and the number of random draws."""
+    nan = {"mean": float("nan"), "std": float("nan")}  # an evaluator the run did not score (the split mode off)
     values = {
-        f"{name}_{ev}": results[name][ev]["mean"]
+        f"{name}_{ev}{suffix}": results[name].get(ev, nan)[key]
         for name in ONE_PER_CLASS_STRATEGIES
         for ev in ONE_PER_CLASS_EVALUATORS
+        for suffix, key in (("", "mean"), ("_std", "std"))
     }
-    values.update(
-        {
-            f"{name}_{ev}_std": results[name][ev]["std"]
-            for name in ONE_PER_CLASS_STRATEGIES
-            for ev in ONE_PER_CLASS_EVALUATORS
-        }
-    )
     probe = {name: results[name]["linear_probe"]["mean"] for name in ONE_PER_CLASS_STRATEGIES}
     values["probe_ranking"] = " > ".join(f"{n} ({probe[n]:.3f})" for n in sorted(probe, key=probe.get, reverse=True))
     values["n_random"] = results["random"]["linear_probe"]["n"]
     for name in ONE_PER_CLASS_STRATEGIES:  # learner adequacy: TabICL over 1-NN on the same context rows
         for ev in TABICL_LABELS:
-            values[f"{name}_{ev}_adequacy"] = adequacy(results[name][ev]["mean"], results[name]["one_nn"]["mean"])
+            values[f"{name}_{ev}_adequacy"] = adequacy(
+                results[name].get(ev, nan)["mean"], results[name]["one_nn"]["mean"]
+            )
     values["adequacy_bar"] = ADEQUACY_BAR  # below it, a TabICL verdict is the learner's, not the contexts'
     return values

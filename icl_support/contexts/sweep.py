@@ -31,11 +31,13 @@ SCORED = SWEEP_EVALUATORS + ONE_PER_CLASS_EVALUATORS + (SPLIT_EVALUATOR,)
 
 
 def split_mode_fits(run: Run, n_classes: int) -> bool:
-    """Whether the split mode runs here: TabICL on, and at most the checkpoint's ``max_classes`` classes (above it
-    only the wrapper's many-class scheme runs, in the plain mode)."""
+    """Whether the split mode runs here: ``settings.split_mode``, TabICL on, and at most the checkpoint's
+    ``max_classes`` classes (above it only the wrapper's many-class scheme runs, in the plain mode)."""
     from ..model.weights import checkpoint_max_classes
 
-    return run.tabicl is not None and n_classes <= checkpoint_max_classes(run.weights.path)
+    if not run.settings.split_mode or run.tabicl is None:
+        return False
+    return n_classes <= checkpoint_max_classes(run.weights.path)
 
 
 def make_scorer(run: Run, data: ImageData) -> Scorer:

@@ -51,6 +51,9 @@ class Settings:
     # whose statistics TabICL's preprocessing is fitted on for the headline TabICL number: "context" (TabICL as
     # shipped) or "pool" (the unlabelled pool the context came from); 1-per-class contexts report both
     context_stats: str = "context"
+    # chapters 4-5 also score TabICL's split mode ("columns from the pool": the column stage reads the labelled pool,
+    # the in-context stage the context) beside the plain mode, where the classes fit the checkpoint's max_classes
+    split_mode: bool = True
     # chapter 1: accuracy vs fraction of the train pool used as context
     fractions: tuple[float, ...] = (0.01, 0.05, 0.2, 1.0)
     n_seeds: int = 3
