@@ -211,3 +211,29 @@ def test_the_ensemble_split_mode_keeps_every_members_preprocessing(digits, weigh
     clf = ContextClassifier(make_tabicl(weights, n_estimators=2), sampler, column_context="pool").fit(Xp, yp)
     assert type(clf.estimator_).__name__ == "SplitEnsemble" and clf.estimator_.n_members_ == 2
     assert (clf.predict(Xt) == yt).mean() > 0.5
+
+
+def test_a_column_stage_that_is_not_target_aware_reads_the_pool_unlabelled(digits, tmp_path, one_torch_thread):
+    """TabICL v1's design: the pool's rows still reach the inducing points (the logits move with the pool), but
+    their labels do not (shuffling them changes nothing), in the one-pass path, the cache and retrieval."""
+    from tabicl._model.tabicl import TabICL
+
+    from icl_support.pretraining.recipes import MINI_CONFIG
+
+    config = {**MINI_CONFIG, "col_target_aware": False}
+    torch.manual_seed(0)
+    path = tmp_path / "blind.ckpt"
+    torch.save({"config": config, "state_dict": TabICL(**config).state_dict()}, path)
+    Xp, yp, Xt, _ = digits
+    idx = one_per_class(yp, 5)
+    keep = stratified_cap(yp, 128, 0)
+    shuffled = np.random.default_rng(0).permutation(yp[keep])
+    fitted = [SplitTabICL(path).fit(Xp[idx], yp[idx], X_pool=Xp[keep], y_pool=y) for y in (yp[keep], shuffled)]
+    plain = SplitTabICL(path).fit(Xp[idx], yp[idx]).predict_proba(Xt[:40])
+    a, b = (f.predict_proba(Xt[:40]) for f in fitted)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert np.abs(a - plain).max() > 1e-4
+    reps = PoolRepresentations(TorchTabICL(path)).fit(torch.from_numpy(Xp[keep]), torch.from_numpy(yp[keep]))
+    rows = torch.from_numpy(Xp[:30])
+    labelled, unlabelled = reps.representations(rows, torch.from_numpy(yp[:30])), reps.representations(rows)
+    torch.testing.assert_close(labelled, unlabelled)  # the column stage reads no label; the in-context stage does
