@@ -395,3 +395,20 @@ def test_gpu_recipe_is_the_released_width_from_scratch_and_trains_a_step():
     make_optimizer(model, gpu).zero_grad()
     loss.backward()
     assert torch.isfinite(loss)
+
+
+def test_curve_summary_reads_each_runs_snapshots_and_the_stop_rule():
+    """Chapter 0's recipe curves: first and last best ratio per context, the hours between the snapshots, and the
+    stop rule's count of snapshots since the one-row ratio last rose (on the recorded curve and a made-up one)."""
+    from icl_support.chapters.fewshot_report import curve_summary, load_curves
+
+    def point(step, hours, r1):
+        summary = {k: {"ratio_context": r1, "ratio_pool": r1 - 0.01} for k in ("random_1", "class_mean", "random_5")}
+        return {"step": step, "cpu_hours": hours, "summary": summary}
+
+    made_up = {"points": [point(300, 1.0, 0.5), point(600, 1.1, 0.6), point(900, 1.2, 0.55), point(1200, 1.3, 0.6)]}
+    table, values = curve_summary({"x-run": made_up})
+    assert values["curve_x_run_random_1_first"] == 0.5 and values["curve_x_run_random_1_last"] == 0.6
+    assert values["curve_x_run_stale"] == 2 and values["curve_x_run_hours"] == pytest.approx(0.3)
+    recorded, _ = curve_summary(load_curves("results"))
+    assert "mini-w64-fs2" in recorded.index and (recorded["snapshots"] >= 1).all()

@@ -96,3 +96,31 @@ def fewshot_curve_figure(records: dict, curves: dict) -> plt.Figure:
         axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def curve_summary(curves: dict) -> tuple[pd.DataFrame, dict]:
+    """One row per snapshot curve (``{run: fewshot-curve record}``): the snapshots, the CPU hours from the first
+    snapshot to the last, the best ratio of each context at the first and the
+    last snapshot, and the stop rule's count: snapshots since the one-row ratio last rose to a new best (three in a
+    row stop a run). Glued values ``curve_<run>_<context>_{first,last}``, ``curve_<run>_hours``,
+    ``curve_<run>_stale``."""
+    rows, values = [], {}
+    for name, curve in curves.items():
+        points = sorted(curve["points"], key=lambda p: p["step"])
+        if not points:
+            continue
+        one_row = [best_ratio(p["summary"]["random_1"]) for p in points]
+        best_at = max(range(len(one_row)), key=lambda i: (one_row[i], -i))  # the first snapshot reaching the best
+        row = {"run": name, "snapshots": len(points), "steps": f"{points[0]['step']}-{points[-1]['step']}",
+               "CPU hours, first to last snapshot": points[-1]["cpu_hours"] - points[0]["cpu_hours"],
+               "snapshots since the best one-row ratio": len(points) - 1 - best_at}  # fmt: skip
+        for kind in ("random_1", "class_mean", "random_5"):
+            first, last = (best_ratio(p["summary"][kind]) for p in (points[0], points[-1]))
+            row[f"{CONTEXT_LABELS[kind]}: first"], row[f"{CONTEXT_LABELS[kind]}: last"] = first, last
+            key = f"curve_{name}_{kind}".replace("-", "_")
+            values.update({f"{key}_first": first, f"{key}_last": last})
+        slug = name.replace("-", "_")
+        values.update({f"curve_{slug}_hours": row["CPU hours, first to last snapshot"], f"curve_{slug}_stale": row[
+            "snapshots since the best one-row ratio"], f"curve_{slug}_best_random_1": max(one_row)})  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run").round(3) if rows else pd.DataFrame(), values
