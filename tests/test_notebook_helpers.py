@@ -56,8 +56,13 @@ def test_own_cpu_hours_subtracts_a_warm_start_parent():
     from icl_support.chapters.tabicl_mini_recipes import own_cpu_hours
 
     curve = [{"step": 50, "cpu_s": 1800.0}, {"step": 100, "cpu_s": 3600.0}, {"step": 150, "cpu_s": 7200.0}]
-    child = {"cpu_hours": 3.0, "pretrain_config": {"parent": {"stages": [{"steps": 100}]}}, "loss_curve": curve}
+    child = {"cpu_hours": 3.0, "steps": 150, "loss_curve": curve,
+             "pretrain_config": {"stages": [{"steps": 50}], "parent": {"stages": [{"steps": 100}]}}}  # fmt: skip
     assert own_cpu_hours(child) == pytest.approx(2.0)  # the parent's hour at step 100 is not the child's
+    # a parent that continued a run of its own: the handoff is its whole lineage's last step (100), not its stages' 40
+    lineage = {"stages": [{"steps": 50}], "parent": {"stages": [{"steps": 40}], "parent": {"stages": []}}}
+    grandchild = {**child, "pretrain_config": lineage}
+    assert own_cpu_hours(grandchild) == pytest.approx(2.0)
     assert own_cpu_hours({"cpu_hours": 1.5, "pretrain_config": {"parent": None}}) == 1.5
     assert own_cpu_hours({"cpu_hours": 1.5}) == 1.5
 

@@ -37,10 +37,12 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
 def own_cpu_hours(meta: dict) -> float:
     """CPU hours a pretraining run spent itself: its provenance's ``cpu_hours`` counts a warm-started run's
     parent too (the clock continues), so subtract the CPU seconds logged at the parent's last step."""
-    parent = meta.get("pretrain_config", {}).get("parent")
-    if not parent:
+    config = meta.get("pretrain_config", {})
+    if not config.get("parent"):
         return float(meta["cpu_hours"])
-    handoff = sum(stage["steps"] for stage in parent["stages"])
+    # the handoff is the whole parent lineage's last step: the run's steps less its own stages' (a parent that is
+    # itself a continuation counts its own parent's steps too)
+    handoff = int(meta["steps"]) - sum(stage["steps"] for stage in config["stages"])
     inherited = max((r["cpu_s"] for r in meta["loss_curve"] if r["step"] <= handoff), default=0.0)
     return float(meta["cpu_hours"]) - inherited / 3600
 
