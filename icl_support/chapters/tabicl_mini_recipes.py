@@ -31,6 +31,8 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
     "mini-w64 (shipped as mini-w64)": SHIPPED_MINI["mini-w64"][0].with_suffix(".json"),
     "mini-w64-fs (tried)": RUNS_DIR / "tabicl-mini-w64-fs" / "tabicl-mini-w64-fs.json",
     "mini-w64-fs2 (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
+    "mini-w64-fs3-blind (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-blind" / "tabicl-mini-w64-fs3-blind.json",
+    "mini-w64-fs3-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-long" / "tabicl-mini-w64-fs3-long.json",
 }
 
 

@@ -27,11 +27,16 @@ PAGE_RECORDS = (
     "cifar10-lgm-rows.json", "cifar10-lgm-rows-224.json", "cifar10-pareto.json", "cifar10-proxy.json",
     "cifar10-proxy-k4.json", "cifar10-proxy-noise0.json", "cifar10-retrieval.json", "cifar10-shift.json",
     "rehearsal-cpu.json",
+    # chapter 0's few-shot records of every checkpoint and the snapshot curves of every recipe
+    "bench-fewshot-mini-v1.json", "bench-fewshot-mini-w64.json", "bench-fewshot-mini-w64-fs.json",
+    "bench-fewshot-mini-w64-fs2.json", "bench-fewshot-mini-w64-fs3-blind.json", "bench-fewshot-mini-w64-fs3-long.json",
+    "fewshot-curve-mini-w64-fs2.json", "fewshot-curve-mini-w64-fs3-blind.json", "fewshot-curve-mini-w64-fs3-long.json",
 )  # fmt: skip
 # chapter 0's comparisons of checkpoints: made with another TabICL-mini on purpose
 COMPARISON_RECORDS = (
     "bench-tabicl-mini-columns.json", "bench-tabicl-mini-v1.json", "bench-tabicl-mini-w64.json",
     "bench-tabicl-mini-w64-fs.json", "cifar10-ch1-mini-w64-fs2.json", "cifar10-k1-mini-w64-fs2.json",
+    *(name for name in PAGE_RECORDS if name.startswith(("bench-fewshot-mini-", "fewshot-curve-"))),
 )  # fmt: skip
 SHIPPED_VARIANT = "mini"
 
