@@ -351,6 +351,9 @@ def test_a_recipe_continues_from_its_parents_exported_checkpoint(tmp_path):
     assert out["step"] == cfg.start_step + 2
     assert out["cpu_s"] > 3600 * json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["cpu_hours"]
     assert out["log"][0]["from_export"] == MINI_CHECKPOINT.name
+    meta = json.loads(export_checkpoint(tmp_path / "run", tmp_path / "x.ckpt", cfg).with_suffix(".json").read_text())
+    shipped_hours = json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["cpu_hours"]
+    assert meta["start_cpu_hours"] == pytest.approx(shipped_hours)  # its own hours are the rest (chapter 0)
     with pytest.raises(StateError, match="continues run"):
         pretrain(
             tmp_path / "other", cfg, max_steps=cfg.start_step + 1, init_from=resolve_weights("mini-w64", tmp_path).path

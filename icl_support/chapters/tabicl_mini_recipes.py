@@ -42,6 +42,8 @@ def own_cpu_hours(meta: dict) -> float:
     config = meta.get("pretrain_config", {})
     if not config.get("parent"):
         return float(meta["cpu_hours"])
+    if "start_cpu_hours" in meta:  # exports since the warm start from an exported checkpoint record it
+        return float(meta["cpu_hours"]) - float(meta["start_cpu_hours"])
     # the handoff is the whole parent lineage's last step: the run's steps less its own stages' (a parent that is
     # itself a continuation counts its own parent's steps too)
     handoff = int(meta["steps"]) - sum(stage["steps"] for stage in config["stages"])

@@ -190,6 +190,12 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, cfg: PretrainConfig 
         "tables_seen": tables,
         "wall_hours": state["clock"]["wall_s"] / 3600,
         "cpu_hours": state["clock"]["cpu_s"] / 3600,
+        # the lineage's CPU hours when this config's own steps began (0 without a parent): its own hours are the rest
+        "start_cpu_hours": max(
+            (r["cpu_s"] for r in log if "cpu_s" in r and r["step"] <= cfg.start_step and cfg.parent is not None),
+            default=0.0,
+        )
+        / 3600,
         "seed": cfg.seed,
         "tabicl_version": version("tabicl"),
         "torch_version": torch.__version__,
