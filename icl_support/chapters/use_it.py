@@ -18,6 +18,7 @@ from ..evaluation.records import read_json
 
 BENCH_FILE = "bench-context-classifier.json"
 NOT_COMPRESSED = ("full", "full_kv_cache", "logreg")  # rows that read every training row
+COLUMN_LABELS = {"pool": "from the pool (split mode)", "context": "context rows", "": "-"}
 
 
 def digits_example_values(clf, full, X_test, y_test, seconds: dict) -> dict:
@@ -48,6 +49,8 @@ def recorded_benchmark(results_dir: str | Path) -> tuple[pd.DataFrame, plt.Figur
     }  # fmt: skip
     table = rows[[c for c in ["method", "context_stats", "rows", "accuracy", *list(columns)[1:]] if c in rows]]
     table = table.rename(columns=columns)
+    if "column_context" in rows:  # the split mode named in its own column, whatever the width of the method's
+        table.insert(2, "TabICL columns", rows["column_context"].map(COLUMN_LABELS).fillna("-"))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for strategy, group in rows.groupby("strategy", sort=False):
         best = group.sort_values("accuracy").groupby("k", dropna=False).tail(1)  # the better statistics per k
