@@ -110,8 +110,10 @@ def test_write_json_makes_paths_portable(tmp_path):
 
     command = f"python {REPO_ROOT}/benchmarks/x.py --data-root /work/cache/data --out {tmp_path}/x.json"
     assert portable_path_text(command) == "python benchmarks/x.py --data-root <local>/data --out <local>/x.json"
-    kept = "see https://example.org/a/b, runs/tabicl-mini/x.ckpt, 1/2 and accuracy / seconds"
+    kept = "see https://example.org/a/b, runs/tabicl-mini/x.ckpt, 1/2, 90%/95%/99%, (a)/b/c and accuracy / seconds"
     assert portable_path_text(kept) == kept
+    keys = {"/a/x/model.pt": 1, "/b/y/model.pt": 2}  # keys are left alone: two files must not collide into one
+    assert json.loads(write_json(tmp_path / "k.json", keys).read_text()) == keys
     path = write_json(tmp_path / "r.json", {"provenance": {"command": command, "figures": [f"{tmp_path}/f.png"]}})
     assert json.loads(path.read_text())["provenance"]["figures"] == ["<local>/f.png"]
 

@@ -92,6 +92,11 @@ def test_stage_timer_times_tabicls_cached_entry_points(blob_table, random_weight
         clf.predict_proba(t.X_test[:10])
     assert seconds["column"] > 0 and seconds["icl"] > 0
     assert "forward_with_cache" not in vars(clf.model_.col_embedder)  # the instance wrapper is gone
+    with stage_timer(clf.model_) as outer:  # nested timers: each counts, and each exit restores what it found
+        with stage_timer(clf.model_) as inner:
+            clf.predict_proba(t.X_test[:10])
+        clf.predict_proba(t.X_test[:10])
+    assert outer["icl"] > inner["icl"] > 0 and "forward_with_cache" not in vars(clf.model_.col_embedder)
 
 
 def test_chapter2_quotes_the_claims_pages_crossover():

@@ -40,8 +40,9 @@ def json_safe(value):
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL = "<local>"
-# an absolute path of two or more parts, not inside a word, a URL or a relative path
-ABSOLUTE_PATH = re.compile(r"(?<![\w<>.~:/-])/[\w.~+-]+(?:/[^\s'\"=,;()\[\]]*)+")
+# an absolute path of two or more parts, at the start of a string or after a space, quote, "=", "(", "[", "," or
+# ";" (so never inside a word, a URL, a relative path or text such as "90%/95%" or "(a)/b/c")
+ABSOLUTE_PATH = re.compile(r"(?:^|(?<=[\s'\"=(\[,;]))/[\w.~+-]+(?:/[^\s'\"=,;()\[\]]*)+")
 
 
 def portable_path_text(text: str, repo: Path = REPO_ROOT) -> str:
@@ -58,11 +59,12 @@ def portable_path_text(text: str, repo: Path = REPO_ROOT) -> str:
 
 
 def portable_paths(value, repo: Path = REPO_ROOT):
-    """Recursively: every string (keys too) through :func:`portable_path_text`."""
+    """Recursively: every string value through :func:`portable_path_text` (keys are left alone: two keys that name
+    different files must not collide)."""
     if isinstance(value, str):
         return portable_path_text(value, repo)
     if isinstance(value, dict):
-        return {portable_paths(k, repo) if isinstance(k, str) else k: portable_paths(v, repo) for k, v in value.items()}
+        return {k: portable_paths(v, repo) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [portable_paths(v, repo) for v in value]
     return value

@@ -89,15 +89,18 @@ def stage_timer(model: torch.nn.Module, device: torch.device | None = None):
                 finally:
                     leave(_stage)
 
+            wrapped.append((owner, name, vars(owner).get(name)))  # an instance attribute already there (a timer)
             setattr(owner, name, timed)
-            wrapped.append((owner, name))
     try:
         yield seconds
     finally:
         for h in handles:
             h.remove()
-        for owner, name in wrapped:
-            delattr(owner, name)  # the class's method shows through again
+        for owner, name, before in reversed(wrapped):
+            if before is None:
+                delattr(owner, name)  # the class's method shows through again
+            else:
+                setattr(owner, name, before)  # an enclosing timer's wrapper
 
 
 @contextmanager

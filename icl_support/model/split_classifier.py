@@ -106,7 +106,10 @@ class SplitEnsemble(ClassifierMixin, BaseEstimator):
     (:func:`~icl_support.model.stage_split.fit_columns`, cached), its in-context stage the context rows only.
     ``predict_proba`` un-shifts each member's logits and averages them, then takes the softmax, as
     ``TabICLClassifier.predict_proba`` does (probabilities averaged instead with ``average_logits=False``). With the
-    pool equal to the context it is the wrapper's plain prediction. After ``fit``: ``classes_``, ``n_features_in_``,
+    pool equal to the context it is the wrapper's plain prediction. Its preprocessing is the wrapper's, fitted on the
+    column-stage rows (the pool's and the context's); :class:`SplitTabICL` fits its statistics on the capped pool
+    alone, so with context rows that are not pool rows (class means, LGM rows) the two differ slightly even at
+    ``n_estimators=1``. After ``fit``: ``classes_``, ``n_features_in_``,
     ``pool_size_``, ``n_members_``, ``tabicl_`` (the fitted wrapper)."""
 
     def __init__(self, estimator=None, pool_cap: int = POOL_CAP, random_state=0):

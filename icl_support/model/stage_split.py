@@ -125,7 +125,7 @@ def split_logits(
         )
     device = net.device
     X_ctx, X_query, X_pool = X_ctx.to(device), X_query.to(device), X_pool.to(device)
-    pool_codes = _pool_codes(classes, y_pool.to(classes.device))
+    pool_codes = _pool_codes(classes, y_pool.to(classes.device)).to(device)
     extra = not_in_context(X_pool.detach(), X_ctx.detach())
     X_extra, c_extra = X_pool[extra], pool_codes[extra].to(device)
     stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool)
@@ -151,13 +151,16 @@ class SplitCache:
 
 
 def inference_config(net: TorchTabICL):
-    """TabICL's ``InferenceConfig`` as ``TabICLClassifier(use_amp="auto")`` sets it: bfloat16 autocast on CUDA only,
-    so on the CPU the cached path computes in float32, as the differentiable path does."""
+    """TabICL's ``InferenceConfig`` with mixed precision off on every device: the cached path computes in float32, as
+    the differentiable path does, so its logits equal :func:`split_logits`'s, and the cached keys and values have the
+    dtype of the rows that :func:`_labelled_column_pass` sends through them outside TabICL's inference manager (with
+    autocast on CUDA they would be half precision and the two would not mix). ``TabICLClassifier(use_amp="auto")``
+    also leaves it off on the CPU and for small tables; on a GPU with a large table the wrapper's plain mode may use
+    it, so there the two modes differ by its rounding."""
     from tabicl._model.inference_config import InferenceConfig
 
     config = InferenceConfig()
-    amp = torch.device(net.device).type == "cuda"
-    config.update_from_dict({name: {"use_amp": amp} for name in ("COL_CONFIG", "ROW_CONFIG", "ICL_CONFIG")})
+    config.update_from_dict({name: {"use_amp": False} for name in ("COL_CONFIG", "ROW_CONFIG", "ICL_CONFIG")})
     return config
 
 
