@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .stage_split import POOL_CAP, column_row_pass, fit_split_cache, inference_config, stratified_cap
+from .stage_split import POOL_CAP, column_row_pass, fit_columns, inference_config, stratified_cap
 from .torch_path import TorchTabICL, apply_context_stats, fit_context_stats
 
 
@@ -43,8 +43,8 @@ class PoolRepresentations:
             raise ValueError(f"split-mode retrieval supports at most {net.max_classes} classes; got {self.n_classes_}")
         keep = torch.from_numpy(stratified_cap(codes.cpu().numpy(), int(self.pool_cap), int(self.random_state)))
         self.stats_ = fit_context_stats(X_pool, net.outlier_threshold)
-        cap = fit_split_cache(net, X_pool[keep], codes[keep], X_pool[keep], codes[keep], self.stats_)
-        self.col_cache_ = cap.tabicl.col_cache
+        X_cap = apply_context_stats(X_pool[keep], self.stats_)  # the capped pool alone is the column stage's table
+        self.col_cache_ = fit_columns(net, X_cap, codes[keep], len(keep), self.n_classes_).col_cache
         self.codes_ = codes
         reps = [
             self.representations(X_pool[s : s + self.batch], codes[s : s + self.batch])
