@@ -277,6 +277,7 @@ def test_use_it_smoke(executed):
     split = [r for r in rec["rows"] if r["column_context"] == "pool" and r["strategy"] == "retrieval"]
     assert float(g["bench_split_retrieval_acc"]) == pytest.approx(max(r["accuracy"] for r in split))
     assert str(g["bench_split_bar"]).strip("'").startswith("met" if rec["split_bar"]["met"] else "not met")
+    assert "95% interval" in g["bench_split_gap"]  # the split mode against the whole set carries its interval
 
 
 def test_glued_snapshot_differences_leave_out_timings_only():

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.records import read_json
+from ..evaluation.statistics import Estimate, difference
 
 BENCH_FILE = "bench-context-classifier.json"
 NOT_COMPRESSED = ("full", "full_kv_cache", "logreg")  # rows that read every training row
@@ -87,6 +88,9 @@ def recorded_benchmark(results_dir: str | Path) -> tuple[pd.DataFrame, plt.Figur
     else:
         values["bench_fastest_within_1pt"] = "none"
     values.update(_split_values(rows, rec.get("split_bar")))
+    if "bench_split_acc" in values:  # one run each on the same test rows: binomial intervals, unpaired (conservative)
+        split, whole = (Estimate(values[k], 0.0, 1, int(rec["n_eval"])) for k in ("bench_split_acc", "bench_full_acc"))
+        values["bench_split_gap"] = difference(split, whole).text()
     return table.round(3), fig, values
 
 
