@@ -280,6 +280,13 @@ RECIPES["mini-w64-fs3-blind"] = PretrainConfig(
 RECIPES["mini-w64-fs3-long"] = PretrainConfig(
     stages=FEWSHOT2_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs2"]
 )
+# Issue 27, second round: recipe 3 won the first (every score), so both continuations start from its finished run
+# (step 12,000, its exact AdamW state) with equal budgets of 3,300 steps: ``mini-w64-fs4-long`` repeats the same
+# stages once more (the per-CPU-hour baseline again), ``mini-w64-fs4-embed`` puts embedding-shaped tables
+# (``embed_pca``, recipe 2) into every stage's mix.
+RECIPES["mini-w64-fs4-long"] = PretrainConfig(
+    stages=FEWSHOT2_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs3-long"]
+)
 SHIPPED_RECIPE = "mini-w64-fs2"  # the recipe behind icl_support/weights/tabicl-mini.ckpt
 
 
