@@ -415,3 +415,27 @@ def test_curve_summary_reads_each_runs_snapshots_and_the_stop_rule():
     assert values["curve_x_run_stale"] == 2 and values["curve_x_run_hours"] == pytest.approx(0.3)
     recorded, _ = curve_summary(load_curves("results"))
     assert "mini-w64-fs2" in recorded.index and (recorded["snapshots"] >= 1).all()
+
+
+def test_embedding_tables_are_pca_columns_of_a_class_structured_embedding():
+    """embed_pca: seeded; every class in the context (balanced: exactly k each); its columns are principal
+    components (nearly uncorrelated, the PCA was fitted on these rows and a few more), and the classes are
+    learnable from them well above chance."""
+    from sklearn.linear_model import LogisticRegression
+
+    a = gaussian_mixture_tables(6, 300, 60, 24, (6, 6), seed=5, prior="embed_pca", balanced=True)
+    b = gaussian_mixture_tables(6, 300, 60, 24, (6, 6), seed=5, prior="embed_pca", balanced=True)
+    assert a.prior == "embed_pca" and a.X.shape == (6, 300, 24) and torch.equal(a.X, b.X) and torch.equal(a.y, b.y)
+    accs = []
+    for X, y in zip(a.X.numpy(), a.y.numpy(), strict=True):
+        assert np.isfinite(X).all() and (np.bincount(y[:60], minlength=6) == 10).all()
+        corr = np.corrcoef(X, rowvar=False)
+        assert np.abs(corr[~np.eye(24, dtype=bool)]).mean() < 0.15
+        Z = (X - X[:60].mean(0)) / X[:60].std(0)
+        accs.append(LogisticRegression(max_iter=500).fit(Z[:60], y[:60]).score(Z[60:], y[60:]))
+    assert np.mean(accs) > 0.4  # chance is 1/6
+
+
+def test_unknown_local_prior_names_the_valid_ones():
+    with pytest.raises(ValueError, match="embed_pca"):
+        gaussian_mixture_tables(1, 60, 40, 4, 2, seed=0, prior="gmm_sparse")

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ..model.torch_path import preprocess_tables
 from .recipes import PretrainConfig
-from .synthetic_tables import TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
+from .synthetic_tables import LOCAL_PRIORS, TableBatch, batch_seed, gaussian_mixture_tables, tabicl_prior_tables
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def batch_shape(cfg: PretrainConfig, step: int) -> BatchShape:
         prior = stage.prior if stage.prior != "gmm" and rng.random() < stage.scm_share else "gmm"
     n_classes, pool_stats = None, False
     # draws added for mini-w64-fs2 come last and only when set, so earlier recipes draw exactly what they did
-    if stage.balanced and prior in ("gmm", "gmm_dense") and rng.random() < stage.balanced:
+    if stage.balanced and prior in LOCAL_PRIORS and rng.random() < stage.balanced:
         n_classes = int(rng.integers(stage.classes[0], stage.classes[1] + 1))
         query = n_rows - n_train
         n_train = n_classes * (n_train // stage.classes[1])
@@ -80,7 +80,7 @@ def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
     _, stage = cfg.stage_at(step)
     shape = batch_shape(cfg, step)
     seed = batch_seed(cfg.seed, step, "tables")
-    if shape.prior not in ("gmm", "gmm_dense"):
+    if shape.prior not in LOCAL_PRIORS:
         batch = tabicl_prior_tables(
             shape.prior, shape.tables, shape.n_rows, shape.n_train, shape.n_features, stage.classes[1], seed=seed
         )
@@ -92,7 +92,7 @@ def sample_batch(cfg: PretrainConfig, step: int) -> TableBatch:
             shape.n_features,
             shape.n_classes or stage.classes,
             seed,
-            dense=shape.prior == "gmm_dense",
+            prior=shape.prior,
             balanced=shape.n_classes is not None,
         )
     return dataclasses.replace(batch, pool_stats=shape.pool_stats, col_blind=shape.col_blind)

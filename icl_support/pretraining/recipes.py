@@ -287,6 +287,15 @@ RECIPES["mini-w64-fs3-long"] = PretrainConfig(
 RECIPES["mini-w64-fs4-long"] = PretrainConfig(
     stages=FEWSHOT2_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs3-long"]
 )
+EMBED_CURRICULUM: tuple[Stage, ...] = tuple(
+    dataclasses.replace(stage, mix=(("embed_pca", 0.4), ("gmm_dense", 0.3), ("mix_scm", 0.1)))
+    if stage.shots is not None
+    else dataclasses.replace(stage, mix=(("embed_pca", 0.3), ("gmm_dense", 0.3), ("mix_scm", 0.2)))
+    for stage in FEWSHOT2_CURRICULUM
+)
+RECIPES["mini-w64-fs4-embed"] = PretrainConfig(
+    stages=EMBED_CURRICULUM, model=dict(WIDE_CONFIG), parent=RECIPES["mini-w64-fs3-long"]
+)
 SHIPPED_RECIPE = "mini-w64-fs2"  # the recipe behind icl_support/weights/tabicl-mini.ckpt
 
 

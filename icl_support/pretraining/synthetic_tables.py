@@ -11,6 +11,11 @@ Two priors, both returning one batch of tables that share a shape:
                decaying spectrum, like the PCA components of image embeddings
                (:func:`gaussian_mixture_tables` with ``dense=True``): no single column separates the
                classes; only evidence summed over many columns does.
+``embed_pca``  Backbone-embedding-shaped tasks reduced by PCA, as the book's rows are
+               (:func:`embedding_pca_tables`): classes under super-classes in a latent space, within-class
+               variation with a power-law spectrum, a random map into a wide raw embedding (sometimes through
+               a GELU or a layer norm), then the table's top principal components: many columns, low rank,
+               anisotropic clusters, a heavy-tailed spectrum.
 ``mlp_scm``    TabICL's own structural-causal-model prior (``tabicl.prior.PriorDataset``, MLP
                SCMs; ``tree_scm``/``mix_scm`` need ``xgboost`` and are accepted when it is
                installed). 50-300 ms a table on one CPU thread.
@@ -32,8 +37,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-PRIORS = ("gmm", "gmm_dense", "mlp_scm", "tree_scm", "mix_scm")
-TABICL_PRIORS = PRIORS[2:]
+PRIORS = ("gmm", "gmm_dense", "embed_pca", "mlp_scm", "tree_scm", "mix_scm")
+LOCAL_PRIORS = PRIORS[:3]  # drawn by this module; the rest by TabICL's prior
+TABICL_PRIORS = PRIORS[3:]
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,66 @@ def _one_dense_mixture(
     return X.float(), y.long()
 
 
+def _one_embedding_table(
+    gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int, balanced: bool = False
+) -> tuple:
+    """One ``embed_pca`` table: X (n_rows, n_features) float32, y (n_rows,) int64.
+
+    Latent space of L in [4, 64] dims (log-uniform): class centres mix a super-class centre (1-3 super-classes)
+    with their own; within-class variation has a power-law spectrum (sd of direction i ~ i ** -(a / 2), a in
+    [0.5, 2.5]) in a random basis shared by every class, scaled per class; 1-3 modes per class; Student-t rows in a
+    third of the tables. A random linear map sends it into a raw embedding of D = max(64, 4 x n_features) dims
+    (at most 384) with isotropic noise, through a GELU in half of the tables and a layer norm in half. The columns
+    are the top ``n_features`` principal components fitted on the table's rows plus ``max(64, 2 x n_features)``
+    more rows of the same task (the unlabelled pool a book's PCA is fitted on), in PCA order in 70% of the tables.
+    """
+    u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
+    gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
+    alpha = np.exp(u(np.log(0.5), np.log(20.0)))
+    props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
+    props = (props + 0.02) / (props + 0.02).sum()
+    y = _labels(gen, props, n_rows, n_train, balanced)
+    n_fit = max(64, 2 * n_features)  # extra rows for the PCA fit only
+    y_all = torch.cat([y, torch.multinomial(props, n_fit, replacement=True, generator=gen)])
+
+    latent = int(round(np.exp(u(np.log(4.0), np.log(64.0)))))
+    n_super = int(torch.randint(1, 4, (), generator=gen))
+    share = u(0.0, 0.8)  # how much of a class centre its super-class sets
+    supers = torch.randn(n_super, latent, generator=gen)[torch.randint(0, n_super, (n_classes,), generator=gen)]
+    separation = np.exp(u(np.log(0.5), np.log(3.0)))
+    centres = (np.sqrt(share) * supers + np.sqrt(1 - share) * torch.randn(n_classes, latent, generator=gen))
+    centres = centres * separation
+    spectrum = torch.arange(1, latent + 1, dtype=torch.float32) ** -(u(0.5, 2.5) / 2)
+    basis, _ = torch.linalg.qr(torch.randn(latent, latent, generator=gen))
+    class_scale = torch.exp(torch.randn(n_classes, generator=gen) * 0.25)
+    n_modes = int(torch.randint(1, 4, (), generator=gen))
+    modes = torch.randn(n_classes, n_modes, latent, generator=gen) * separation * u(0.0, 0.6)
+    n_all = y_all.numel()
+    within = torch.randn(n_all, latent, generator=gen) * spectrum
+    if bool(torch.rand((), generator=gen) < 1 / 3):  # heavy tails: rows scaled as Student-t, 3-10 dof
+        dof = int(torch.randint(3, 11, (), generator=gen))
+        within = within / torch.sqrt((torch.randn(n_all, dof, generator=gen) ** 2).sum(1, keepdim=True) / dof)
+    mode = torch.randint(0, n_modes, (n_all,), generator=gen)
+    z = centres[y_all] + modes[y_all, mode] + (within @ basis.T) * class_scale[y_all, None]
+
+    width = min(384, max(64, 4 * n_features))
+    raw = z @ (torch.randn(latent, width, generator=gen) / np.sqrt(latent))
+    raw = raw + torch.randn(n_all, width, generator=gen) * u(0.05, 0.5)
+    if bool(torch.rand((), generator=gen) < 0.5):  # post-activation features
+        raw = torch.nn.functional.gelu(raw + torch.randn(width, generator=gen) * 0.5)
+    if bool(torch.rand((), generator=gen) < 0.5):
+        raw = torch.nn.functional.layer_norm(raw, (width,))
+    centred = raw - raw.mean(0)
+    _, _, vt = torch.linalg.svd(centred.double(), full_matrices=False)
+    X = (centred.double() @ vt[:n_features].T)[:n_rows].float()
+    if bool(torch.rand((), generator=gen) < 0.3):
+        X = X[:, torch.randperm(n_features, generator=gen)]
+    return X * np.exp(u(-2.0, 2.0)), y.long()
+
+
+_ONE_TABLE = {"gmm": _one_gaussian_mixture, "gmm_dense": _one_dense_mixture, "embed_pca": _one_embedding_table}
+
+
 def gaussian_mixture_tables(
     n_tables: int,
     n_rows: int,
@@ -173,14 +239,19 @@ def gaussian_mixture_tables(
     *,
     dense: bool = False,
     balanced: bool = False,
+    prior: str | None = None,
 ) -> TableBatch:
     """``n_tables`` Gaussian-mixture tables of ``n_rows`` rows (first ``n_train`` = context) and ``n_features``.
 
     ``n_classes``: a count, or an inclusive range ``(lo, hi)`` drawn per table. ``dense``: the ``gmm_dense``
     prior (class signal spread over every column). ``balanced``: the context holds exactly ``n_train / C`` rows of
     every class (needs one class count dividing ``n_train``), as a k-per-class context in the book does.
+    ``prior``: any of ``LOCAL_PRIORS`` (overrides ``dense``; ``embed_pca`` draws :func:`_one_embedding_table`).
     Deterministic in ``seed``.
     """
+    prior = prior or ("gmm_dense" if dense else "gmm")
+    if prior not in LOCAL_PRIORS:
+        raise ValueError(f"unknown local prior {prior!r}; valid: {', '.join(LOCAL_PRIORS)}")
     if not 0 < n_train < n_rows:
         raise ValueError(f"need 0 < n_train < n_rows, got n_train={n_train}, n_rows={n_rows}")
     lo, hi = (n_classes, n_classes) if isinstance(n_classes, int) else n_classes
@@ -190,10 +261,10 @@ def gaussian_mixture_tables(
     Xs, ys = [], []
     for _ in range(n_tables):
         c = int(torch.randint(lo, hi + 1, (), generator=gen))
-        X, y = (_one_dense_mixture if dense else _one_gaussian_mixture)(gen, n_rows, n_train, n_features, c, balanced)
+        X, y = _ONE_TABLE[prior](gen, n_rows, n_train, n_features, c, balanced)
         Xs.append(X)
         ys.append(y)
-    return TableBatch(torch.stack(Xs), torch.stack(ys), n_train, "gmm_dense" if dense else "gmm")
+    return TableBatch(torch.stack(Xs), torch.stack(ys), n_train, prior)
 
 
 def tabicl_prior_tables(
