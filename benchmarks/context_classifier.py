@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks._common import base_parser, provenance, report, set_threads, timed, write_result
+from icl_support.core.cache import file_sha256
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,12 @@ def load_rows(cfg: ContextBenchConfig):
 
 
 def weights_entry(weights) -> dict:
-    """How a benchmark record names the TabICL weights it measured."""
-    return {"kind": weights.kind, "variant": getattr(weights, "variant", ""), "label": weights.label}
+    """How a benchmark record names the TabICL weights it measured: kind, variant, label and the checkpoint's sha256
+    (what :func:`icl_support.evaluation.records.stale_page_records` compares with the shipped checkpoint's)."""
+    entry = {"kind": weights.kind, "variant": getattr(weights, "variant", ""), "label": weights.label}
+    if weights.path and Path(weights.path).is_file():
+        entry["checkpoint_sha256"] = file_sha256(weights.path)
+    return entry
 
 
 def add_row_arguments(ap) -> None:

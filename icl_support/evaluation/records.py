@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..model.weights import recorded_name, recorded_variant
+from ..model.weights import MINI_CHECKPOINT, recorded_name, recorded_variant
 
 # every record a page of the book reads (a test checks that the notebooks and chapter modules name no other)
 PAGE_RECORDS = (
@@ -54,17 +54,41 @@ def record_weights(rec: dict) -> str:
     return "none"
 
 
-def stale_page_records(results_dir: str | Path = "results") -> dict[str, str]:
-    """``{record: weights}`` of the records a page reads that were made with a TabICL-mini other than the shipped one
-    (chapter 0's comparison records aside): the records still to re-record with the shipped checkpoint."""
+def record_checkpoint_sha256(rec: dict) -> str | None:
+    """The sha256 of the TabICL checkpoint a record was made with (a chapter or script record's provenance, a
+    benchmark's ``weights`` entry), or ``None`` where the record does not say."""
+    sha = rec.get("provenance", {}).get("tabicl_checkpoint_sha256")
+    weights = rec.get("weights")
+    if sha is None and isinstance(weights, dict):
+        sha = weights.get("checkpoint_sha256")
+    return sha
+
+
+def shipped_checkpoint_sha256(checkpoint: str | Path = MINI_CHECKPOINT) -> str:
+    """The sha256 of the shipped TabICL-mini, from the provenance JSON beside it."""
+    return json.loads(Path(checkpoint).with_suffix(".json").read_text())["checkpoint_sha256"]
+
+
+def stale_page_records(results_dir: str | Path = "results", shipped_sha256: str | None = None) -> dict[str, str]:
+    """``{record: why}`` of the records a page reads that were not made with the shipped TabICL-mini's checkpoint
+    (chapter 0's comparison records aside): made with another variant (``why`` names it, e.g. ``mini-v1``), with
+    another checkpoint under the name ``mini`` (a checkpoint shipped before the current one), or with ``mini`` but
+    no checkpoint digest recorded. These are the records :mod:`icl_support.evaluation.rerecord` makes again."""
+    shipped = shipped_sha256 or shipped_checkpoint_sha256()
     out = {}
     for name in PAGE_RECORDS:
         rec = read_record(results_dir, name)
         if rec is None or name in COMPARISON_RECORDS:
             continue
         weights = record_weights(rec)
-        if (weights.startswith("mini") and weights != SHIPPED_VARIANT) or weights.startswith("tabicl-mini"):
+        if weights.startswith("tabicl-mini") or (weights.startswith("mini") and weights != SHIPPED_VARIANT):
             out[name] = weights
+        elif weights == SHIPPED_VARIANT:
+            sha = record_checkpoint_sha256(rec)
+            if sha is None:
+                out[name] = "mini, checkpoint digest not recorded"
+            elif sha != shipped:
+                out[name] = f"mini, an earlier checkpoint (sha256 {sha[:12]})"
     return out
 
 
