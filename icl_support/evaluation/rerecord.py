@@ -52,6 +52,12 @@ def _bench(module: str, stem: str, *extra: str) -> RecordCommand:
                                           "--out", f"results/{stem}.json"))  # fmt: skip
 
 
+def _notebook(notebook: str, stem: str) -> RecordCommand:
+    """``nbs/<notebook>.ipynb`` executed with ``results/<stem>.yaml`` (whose ``results_json`` names the record)."""
+    return RecordCommand(f"{stem}.json", ("-m", "icl_support.book.run_notebook", f"nbs/{notebook}.ipynb",
+                                          f"{{work_dir}}/{stem}.ipynb", "-f", f"results/{stem}.yaml"))  # fmt: skip
+
+
 _ROWS = ("--data-root", "{data_root}", "--cache-dir", "{cache_dir}")
 RECORD_COMMANDS: dict[str, RecordCommand] = {
     c.record: c
@@ -60,9 +66,7 @@ RECORD_COMMANDS: dict[str, RecordCommand] = {
         _bench("tabicl_mini", "bench-tabicl-mini", "--checkpoint", "mini"),
         _bench("split_cap", "bench-split-cap", *_ROWS),
         _bench("context_classifier", "bench-context-classifier", *_ROWS),
-        RecordCommand("cifar10-ch1-local.json", ("-m", "icl_support.book.run_notebook", "nbs/01_context_scaling.ipynb",
-                                                 "{work_dir}/cifar10-ch1-local.ipynb", "-f",
-                                                 "results/cifar10-ch1-local.yaml")),  # fmt: skip
+        _notebook("01_context_scaling", "cifar10-ch1-local"),
         _script("cifar10_class_count", "cifar10-class-count", "--class-counts", "2", "5"),
         _script("cifar10_k1_images", "cifar10-k1-budget-64"),
         _script("cifar10_k1_images", "cifar10-k1-images", "--anchors", "1", "3", "10"),

@@ -196,7 +196,7 @@ def _one_embedding_table(
     share = u(0.0, 0.8)  # how much of a class centre its super-class sets
     supers = torch.randn(n_super, latent, generator=gen)[torch.randint(0, n_super, (n_classes,), generator=gen)]
     separation = np.exp(u(np.log(0.5), np.log(3.0)))
-    centres = (np.sqrt(share) * supers + np.sqrt(1 - share) * torch.randn(n_classes, latent, generator=gen))
+    centres = np.sqrt(share) * supers + np.sqrt(1 - share) * torch.randn(n_classes, latent, generator=gen)
     centres = centres * separation
     spectrum = torch.arange(1, latent + 1, dtype=torch.float32) ** -(u(0.5, 2.5) / 2)
     basis, _ = torch.linalg.qr(torch.randn(latent, latent, generator=gen))
