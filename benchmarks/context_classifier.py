@@ -40,6 +40,7 @@ import numpy as np
 
 from benchmarks._common import base_parser, provenance, report, set_threads, timed, write_result
 from icl_support.core.cache import file_sha256
+from icl_support.evaluation.statistics import paired_difference
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,13 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
     weights = resolve_weights(cfg.checkpoint, cfg.cache_dir or ".")
     tabicl = make_tabicl(weights, n_estimators=1, device="cpu", seed=cfg.seed)
 
+    correct: list[np.ndarray] = []  # per scored row: which test rows it got right (for paired comparisons)
+
     def score(clf) -> dict:
         fit_wall, fit_cpu, _ = timed(lambda: clf.fit(X, y))
         wall, cpu, pred = timed(lambda: clf.predict(X_eval))
-        return {"accuracy": float((pred == y_eval).mean()), "seconds": fit_wall + wall, "cpu_seconds": fit_cpu + cpu,
+        correct.append(np.asarray(pred) == y_eval)
+        return {"accuracy": float(correct[-1].mean()), "seconds": fit_wall + wall, "cpu_seconds": fit_cpu + cpu,
                 "fit_seconds": fit_wall, "predict_seconds": wall}  # fmt: skip
 
     full = ContextClassifier(tabicl, ContextSampler("full", per_class=1))
@@ -160,6 +164,10 @@ def run(cfg: ContextBenchConfig, quick: bool = False) -> dict:
     for r in rows:
         r["speedup"] = full_s / r["seconds"] if r["seconds"] > 0 else float("nan")
         r["predict_speedup"] = full_predict / r["predict_seconds"] if r["predict_seconds"] > 0 else float("nan")
+    for r, right in zip(rows, correct, strict=True):  # every row against the whole training set, same test rows
+        gap = paired_difference(right, correct[0])
+        r["gap_vs_whole"] = {"value": gap.value, "se": gap.se, "df": gap.df, "low": gap.low, "high": gap.high,
+                             "disagreements": int((right != correct[0]).sum())}  # fmt: skip
     bar = split_bar(rows)
     lines = [
         f"{cfg.dataset}: {len(y)} training rows ({cfg.pca_dim}-d PCA of Lite0 at {cfg.distill_res} px), {len(y_eval)} "

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from icl_support.model.weights import RANDOM_BANNER
+from icl_support.model.weights import MINI_CHECKPOINT, RANDOM_BANNER
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -211,6 +211,15 @@ def test_context_classifier_quick(tmp_path, cache_dir):
         assert 0 <= r["accuracy"] <= 1 and r["seconds"] == pytest.approx(r["fit_seconds"] + r["predict_seconds"])
     assert set(data["split_bar"]) == {"within_1pt_10x", "retrieval_faster", "met"}
     assert any(line.startswith("split-mode bar ") for line in data["lines"])
+    # every row's gap to the whole training set, paired over the same test rows (the whole set's own gap is 0)
+    assert full["gap_vs_whole"]["value"] == 0 and full["gap_vs_whole"]["disagreements"] == 0
+    for r in data["rows"]:
+        gap = r["gap_vs_whole"]
+        assert gap["value"] == pytest.approx(r["accuracy"] - full["accuracy"], abs=1e-9)
+        assert gap["disagreements"] == 0 or gap["low"] <= gap["value"] <= gap["high"]
+    assert data["weights"]["checkpoint_sha256"] == json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())[
+        "checkpoint_sha256"
+    ]
 
 
 def test_paper_costs_quick(tmp_path):
