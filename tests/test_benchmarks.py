@@ -217,9 +217,10 @@ def test_context_classifier_quick(tmp_path, cache_dir):
         gap = r["gap_vs_whole"]
         assert gap["value"] == pytest.approx(r["accuracy"] - full["accuracy"], abs=1e-9)
         assert gap["disagreements"] == 0 or gap["low"] <= gap["value"] <= gap["high"]
-    assert data["weights"]["checkpoint_sha256"] == json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())[
-        "checkpoint_sha256"
-    ]
+    assert (
+        data["weights"]["checkpoint_sha256"]
+        == json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["checkpoint_sha256"]
+    )
 
 
 def test_paper_costs_quick(tmp_path):
