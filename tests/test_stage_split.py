@@ -206,6 +206,13 @@ def test_the_ensemble_split_mode_keeps_every_members_preprocessing(digits, weigh
     single = SplitTabICL(weights).fit(Xp[idx], yp[idx], X_pool=Xp[pool], y_pool=yp[pool])
     assert one.pool_size_ == single.pool_size_ == len(pool) - len(idx)
     np.testing.assert_allclose(one.predict_proba(Xt[:100]), single.predict_proba(Xt[:100]), atol=1e-4)
+    # synthetic context rows (class means, not pool rows): both fit their statistics on the column stage's rows
+    means = np.stack([Xp[yp == c].mean(0) for c in np.unique(yp)]).astype(np.float32)
+    labels = np.unique(yp)
+    one = SplitEnsemble(make_tabicl(weights, n_estimators=1)).fit(means, labels, X_pool=Xp[pool], y_pool=yp[pool])
+    single = SplitTabICL(weights).fit(means, labels, X_pool=Xp[pool], y_pool=yp[pool])
+    assert one.pool_size_ == single.pool_size_ == len(pool)
+    np.testing.assert_allclose(one.predict_proba(Xt[:100]), single.predict_proba(Xt[:100]), atol=1e-4)
 
     sampler = ContextSampler("random", per_class=1)
     clf = ContextClassifier(make_tabicl(weights, n_estimators=2), sampler, column_context="pool").fit(Xp, yp)

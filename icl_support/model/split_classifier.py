@@ -107,10 +107,9 @@ class SplitEnsemble(ClassifierMixin, BaseEstimator):
     ``predict_proba`` un-shifts each member's logits and averages them, then takes the softmax, as
     ``TabICLClassifier.predict_proba`` does (probabilities averaged instead with ``average_logits=False``). With the
     pool equal to the context it is the wrapper's plain prediction. Its preprocessing is the wrapper's, fitted on the
-    column-stage rows (the pool's and the context's); :class:`SplitTabICL` fits its statistics on the capped pool
-    alone, so with context rows that are not pool rows (class means, LGM rows) the two differ slightly even at
-    ``n_estimators=1``. After ``fit``: ``classes_``, ``n_features_in_``,
-    ``pool_size_``, ``n_members_``, ``tabicl_`` (the fitted wrapper)."""
+    column-stage rows (the pool's and the context's), as :class:`SplitTabICL`'s is, so at ``n_estimators=1`` the two
+    agree whatever the context rows (pool rows, class means, LGM rows). After ``fit``: ``classes_``,
+    ``n_features_in_``, ``pool_size_``, ``n_members_``, ``tabicl_`` (the fitted wrapper)."""
 
     def __init__(self, estimator=None, pool_cap: int = POOL_CAP, random_state=0):
         self.estimator = estimator

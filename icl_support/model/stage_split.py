@@ -9,7 +9,8 @@ starves (``../shared/reference/fewshot.md``). ``column_context`` chooses what th
 ``"context"``  TabICL as shipped: the context rows only.
 ``"pool"``     the pool's rows *with their labels* beside the context rows (a stratified subsample of at most
                ``pool_cap`` pool rows, default :data:`POOL_CAP`, sized by a measured curve), preprocessing
-               statistics from the pool; the row stage embeds every row;
+               statistics fitted on the rows the column stage reads (the capped pool's and the context's, as
+               TabICL fits them on the rows it reads); the row stage embeds every row;
                the in-context stage reads only the context rows' representations and the test rows.
 
 **This is not the write-up's ten-row bottleneck**: in ``"pool"`` mode the pool's labels reach the model through
@@ -128,7 +129,7 @@ def split_logits(
     pool_codes = _pool_codes(classes, y_pool.to(classes.device)).to(device)
     extra = not_in_context(X_pool.detach(), X_ctx.detach())
     X_extra, c_extra = X_pool[extra], pool_codes[extra].to(device)
-    stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool)
+    stats = fit_context_stats(torch.cat([X_extra, X_ctx]), net.outlier_threshold)  # the column stage's rows
     X = apply_context_stats(torch.cat([X_extra, X_ctx, X_query]), stats).to(torch.float32).unsqueeze(0)
     y_columns = torch.cat([c_extra, codes.to(device)]).to(torch.float32).unsqueeze(0)
     model = net.model
@@ -141,9 +142,9 @@ def split_logits(
 
 @dataclass(frozen=True)
 class SplitCache:
-    """What :func:`fit_split_cache` computes once. ``stats``: the preprocessing (fitted on the pool); ``tabicl``:
-    TabICL's ``TabICLCache`` holding the column stage's inducing-point keys/values (``col_cache``) and the context
-    rows' representations with their labels baked in (``row_repr``, (1, N, D)); ``n_classes``: C."""
+    """What :func:`fit_split_cache` computes once. ``stats``: the preprocessing (fitted on the column stage's rows);
+    ``tabicl``: TabICL's ``TabICLCache`` holding the column stage's inducing-point keys/values (``col_cache``) and
+    the context rows' representations with their labels baked in (``row_repr``, (1, N, D)); ``n_classes``: C."""
 
     stats: ContextStats
     tabicl: object
@@ -256,12 +257,14 @@ def fit_split_cache(
 ) -> SplitCache:
     """The split mode's fit: the column stage over the (capped) labelled pool ``X_pool`` (P, F) / ``pool_codes``
     (P,) beside the context ``X_ctx`` (N, F) / ``codes`` (N,) (class codes 0..C-1, every pool code among them),
-    then the context rows' representations. ``stats``: the preprocessing (default: fitted on the pool)."""
+    then the context rows' representations. ``stats``: the preprocessing (default: fitted on the rows the column
+    stage reads, the pool's that are not context rows and the context's, as TabICL fits it on the rows it reads)."""
     device = net.device
     X_ctx, X_pool = X_ctx.to(device), X_pool.to(device)
     extra = not_in_context(X_pool, X_ctx)
-    stats = fit_context_stats(X_ctx, net.outlier_threshold, X_pool) if stats is None else stats
-    X = apply_context_stats(torch.cat([X_pool[extra], X_ctx]), stats)
+    X_columns = torch.cat([X_pool[extra], X_ctx])
+    stats = fit_context_stats(X_columns, net.outlier_threshold) if stats is None else stats
+    X = apply_context_stats(X_columns, stats)
     y_columns = torch.cat([pool_codes.to(device)[extra], codes.to(device)])
     return SplitCache(stats, fit_columns(net, X, y_columns, len(X_ctx), int(codes.max()) + 1), int(codes.max()) + 1)
 
