@@ -111,3 +111,25 @@ def test_the_command_line_refuses_what_is_not_a_page_record(capsys):
     with pytest.raises(SystemExit):
         rerecord.main(["--run", "--only", "bench-fewshot-mini-w64.json"])
     assert "not a page record to re-record" in capsys.readouterr().err
+
+
+def test_retiring_a_shipped_checkpoint_renames_its_records_and_nothing_else(tmp_path):
+    """Shipping a new mini: the records made with the old one (by digest) name the variant it stays loadable as,
+    their numbers untouched; a record of another checkpoint is left alone; the renamed ones are then stale."""
+    _record(tmp_path / "cifar10-shift.json", "mini", "b" * 64, 30.0)
+    _record(tmp_path / "cifar10-pareto.json", "mini-v1", "c" * 64, 10.0)
+    bench = {"weights": {"kind": "mini", "variant": "mini", "label": "old", "checkpoint_sha256": "b" * 64},
+             "rows": [{"accuracy": 0.5}]}  # fmt: skip
+    (tmp_path / "bench-context-classifier.json").write_text(json.dumps(bench))
+    before = (tmp_path / "cifar10-pareto.json").read_text()
+    renamed = rerecord.retire_variant(
+        tmp_path, "b" * 64, "mini-w64-fs2", "TabICL-mini-w64-fs2 (...)", "shipped as mini"
+    )
+    assert renamed == ["bench-context-classifier.json", "cifar10-shift.json"]
+    shift = json.loads((tmp_path / "cifar10-shift.json").read_text())["provenance"]
+    assert shift["tabicl_variant"] == "mini-w64-fs2" and shift["renamed"] == "shipped as mini"
+    cc = json.loads((tmp_path / "bench-context-classifier.json").read_text())
+    assert cc["weights"]["variant"] == "mini-w64-fs2" and cc["rows"] == [{"accuracy": 0.5}]
+    assert (tmp_path / "cifar10-pareto.json").read_text() == before
+    stale = stale_page_records(tmp_path, SHIPPED)
+    assert stale["cifar10-shift.json"] == "mini-w64-fs2" and stale["bench-context-classifier.json"] == "mini-w64-fs2"

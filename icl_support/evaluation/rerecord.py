@@ -25,7 +25,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .records import COMPARISON_RECORDS, PAGE_RECORDS, read_record, stale_page_records, wall_seconds
+from ..core.jsonio import write_json
+from .records import (
+    COMPARISON_RECORDS,
+    PAGE_RECORDS,
+    read_json,
+    read_record,
+    record_checkpoint_sha256,
+    stale_page_records,
+    wall_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,25 @@ def run(
             outcomes[name] = "fresh"
         print(f"[rerecord] {name}: {outcomes[name]} after {time.perf_counter() - t0:,.0f} s", flush=True)
     return outcomes
+
+
+def retire_variant(results_dir: str | Path, sha256: str, variant: str, label: str, note: str) -> list[str]:
+    """The records side of shipping a new ``mini``: every record made with the checkpoint ``sha256`` (the one shipped
+    as ``mini`` until now) is renamed to the ``variant`` that checkpoint stays loadable as, with its ``label`` and a
+    ``note`` saying why; its numbers are untouched. Returns the records rewritten (atomically, one by one)."""
+    renamed = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        rec = read_json(path)
+        if not isinstance(rec, dict) or record_checkpoint_sha256(rec) != sha256:
+            continue
+        prov = rec.get("provenance", {})
+        if "tabicl_weights" in prov:
+            prov.update({"tabicl_variant": variant, "tabicl_label": label, "renamed": note})
+        if isinstance(rec.get("weights"), dict):
+            rec["weights"].update({"variant": variant, "label": label, "renamed": note})
+        write_json(path, rec)
+        renamed.append(path.name)
+    return renamed
 
 
 def main(argv: list[str] | None = None) -> int:
