@@ -158,10 +158,10 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
     while the model reads only the context (:mod:`icl_support.model.context_stats`; TabICL only).
     ``column_context``: ``"context"`` (TabICL as shipped) or ``"pool"``: TabICL's column stage reads the training
     rows *with their labels* (a stratified subsample of at most 256, the measured plateau) beside the context, and
-    only the in-context
-    stage reads the compressed context (:mod:`icl_support.model.stage_split`; a ``TabICLClassifier`` with
-    ``n_estimators=1``; implies pool statistics). The pool's labels then reach the model: it is not a ten-row
-    bottleneck, and results made with it must say "columns from the pool".
+    only the in-context stage reads the compressed context (:mod:`icl_support.model.stage_split`; a
+    ``TabICLClassifier``, any ``n_estimators``; the preprocessing is fitted on the rows the column stage reads, so
+    ``context_stats`` does not apply). The pool's labels then reach the model: it is not a ten-row bottleneck, and
+    results made with it must say "columns from the pool".
 
     After ``fit``: ``estimator_`` (fitted on the context), ``sampler_``, ``classes_``, ``n_features_in_``,
     ``context_`` ``(X_ctx, y_ctx)`` (``None`` for retrieval).
