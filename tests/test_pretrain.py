@@ -439,3 +439,22 @@ def test_embedding_tables_are_pca_columns_of_a_class_structured_embedding():
 def test_unknown_local_prior_names_the_valid_ones():
     with pytest.raises(ValueError, match="embed_pca"):
         gaussian_mixture_tables(1, 60, 40, 4, 2, seed=0, prior="gmm_sparse")
+
+
+def test_later_rounds_continue_their_parents_with_equal_budgets():
+    """Round two: both continue fs3-long for 3,300 steps; only the embed recipe draws embed_pca tables (about 40% of
+    its few-shot batches), and the twins draw the same shapes (same seed, same stage ranges). Round three: both
+    continue fs4-embed for 2,200 steps; the 1-shot twin's contexts hold one or two rows per class."""
+    from icl_support.pretraining.pretrain import RECIPES, batch_shape
+
+    long, embed = RECIPES["mini-w64-fs4-long"], RECIPES["mini-w64-fs4-embed"]
+    assert long.parent == embed.parent == RECIPES["mini-w64-fs3-long"] and long.total_steps == embed.total_steps
+    steps = range(embed.start_step, embed.start_step + 300)
+    priors = [batch_shape(embed, s).prior for s in steps]
+    assert 80 < priors.count("embed_pca") < 160 and "embed_pca" not in {batch_shape(long, s).prior for s in steps}
+    assert all(batch_shape(long, s).n_features == batch_shape(embed, s).n_features for s in steps)
+    again, one_shot = RECIPES["mini-w64-fs5-embed"], RECIPES["mini-w64-fs5-embed-1shot"]
+    assert again.parent == one_shot.parent == embed and again.total_steps == one_shot.total_steps == 17_500
+    shots = {batch_shape(one_shot, s).n_train // 10 for s in range(15_300, 15_500) if batch_shape(one_shot, s).n_classes
+             is None and batch_shape(one_shot, s).prior not in ("mix_scm",)}  # fmt: skip
+    assert shots <= {1, 2} and len({again.digest(), one_shot.digest(), embed.digest()}) == 3
