@@ -125,3 +125,29 @@ def test_papermill_reads_every_parameter_line():
         cell = next(c for c in json.loads(nb.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
         assigned = re.findall(r"^(\w+) = ", "".join(cell["source"]), re.M)
         assert list(pm.inspect_notebook(str(nb))) == assigned, nb.name
+
+
+def test_the_split_gap_is_paired_where_the_record_holds_each_rows_gap(tmp_path):
+    """Chapter 8 glues the best split-mode context's gap to the whole training set: paired over the same test rows
+    where the benchmark recorded it (narrower), two independent binomial intervals for an older record."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from icl_support.chapters.use_it import recorded_benchmark
+
+    src = json.loads(open("results/bench-context-classifier.json").read())
+    for r in src["rows"]:
+        r.pop("gap_vs_whole", None)
+    (tmp_path / "bench-context-classifier.json").write_text(json.dumps(src))
+    _, fig, older = recorded_benchmark(tmp_path)
+    plt.close(fig)
+    best = max((r for r in src["rows"] if r["column_context"] == "pool"), key=lambda r: r["accuracy"])
+    best["gap_vs_whole"] = {"value": best["accuracy"] - src["rows"][0]["accuracy"], "se": 0.01, "df": 499.0}
+    (tmp_path / "bench-context-classifier.json").write_text(json.dumps(src))
+    _, fig, paired = recorded_benchmark(tmp_path)
+    plt.close(fig)
+    assert "independent" in older["bench_split_gap_how"] and "paired" in paired["bench_split_gap_how"]
+    assert "499 degrees of freedom" in paired["bench_split_gap_how"]
+    low, high = (float(x) for x in paired["bench_split_gap"].split("interval ")[1].rstrip(")").split(" to "))
+    assert high - low == pytest.approx(2 * 0.01 * 1.9647, abs=2e-3)

@@ -442,19 +442,25 @@ def test_unknown_local_prior_names_the_valid_ones():
 
 
 def test_later_rounds_continue_their_parents_with_equal_budgets():
-    """Round two: both continue fs3-long for 3,300 steps; only the embed recipe draws embed_pca tables (about 40% of
-    its few-shot batches), and the twins draw the same shapes (same seed, same stage ranges). Round three: both
-    continue fs4-embed for 2,200 steps; the 1-shot twin's contexts hold one or two rows per class."""
+    """Round two: both continue fs3-long for 3,300 steps; the embed recipe draws embed_pca tables (about 40% of its
+    few-shot batches, balanced contexts among them) where its twin draws Gaussian mixtures, with the same column
+    counts (same seed, same stage ranges). Round three: both continue fs4-embed for 2,200 steps; the 1-shot twin's
+    contexts hold one or two rows per class."""
     from icl_support.pretraining.pretrain import RECIPES, batch_shape
 
     long, embed = RECIPES["mini-w64-fs4-long"], RECIPES["mini-w64-fs4-embed"]
     assert long.parent == embed.parent == RECIPES["mini-w64-fs3-long"] and long.total_steps == embed.total_steps
     steps = range(embed.start_step, embed.start_step + 300)
-    priors = [batch_shape(embed, s).prior for s in steps]
-    assert 80 < priors.count("embed_pca") < 160 and "embed_pca" not in {batch_shape(long, s).prior for s in steps}
-    assert all(batch_shape(long, s).n_features == batch_shape(embed, s).n_features for s in steps)
+    shapes = [batch_shape(embed, s) for s in steps]
+    assert 80 < sum(shape.prior == "embed_pca" for shape in shapes) < 160
+    assert all(batch_shape(long, s).n_features == shape.n_features for s, shape in zip(steps, shapes, strict=True))
+    step = next(s for s, shape in zip(steps, shapes, strict=True) if shape.prior == "embed_pca" and shape.n_classes)
+    batch, shape = sample_batch(embed, step), batch_shape(embed, step)
+    k = shape.n_train // shape.n_classes
+    assert batch.prior == "embed_pca" and batch.X.shape == (shape.tables, shape.n_rows, shape.n_features)
+    assert all((torch.bincount(y[: shape.n_train], minlength=shape.n_classes) == k).all() for y in batch.y)
     again, one_shot = RECIPES["mini-w64-fs5-embed"], RECIPES["mini-w64-fs5-embed-1shot"]
     assert again.parent == one_shot.parent == embed and again.total_steps == one_shot.total_steps == 17_500
     shots = {batch_shape(one_shot, s).n_train // 10 for s in range(15_300, 15_500) if batch_shape(one_shot, s).n_classes
-             is None and batch_shape(one_shot, s).prior not in ("mix_scm",)}  # fmt: skip
-    assert shots <= {1, 2} and len({again.digest(), one_shot.digest(), embed.digest()}) == 3
+             is None and batch_shape(one_shot, s).prior != "mix_scm"}  # fmt: skip
+    assert shots and shots <= {1, 2} and len({again.digest(), one_shot.digest(), embed.digest()}) == 3

@@ -37,6 +37,7 @@ def test_every_page_record_made_with_tabicl_mini_has_a_command_whose_files_exist
         and record_weights(rec).startswith("mini")
     }
     assert mini_records <= set(rerecord.RECORD_COMMANDS), sorted(mini_records - set(rerecord.RECORD_COMMANDS))
+    assert set(stale_page_records("results")) <= set(rerecord.RECORD_COMMANDS)
     for name, cmd in rerecord.RECORD_COMMANDS.items():
         argv = cmd.command("python", "D", "C", "W")
         assert name in PAGE_RECORDS and name not in COMPARISON_RECORDS

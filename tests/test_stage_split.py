@@ -244,29 +244,3 @@ def test_a_column_stage_that_is_not_target_aware_reads_the_pool_unlabelled(digit
     rows = torch.from_numpy(Xp[:30])
     labelled, unlabelled = reps.representations(rows, torch.from_numpy(yp[:30])), reps.representations(rows)
     torch.testing.assert_close(labelled, unlabelled)  # the column stage reads no label; the in-context stage does
-
-
-def test_the_split_gap_is_paired_where_the_record_holds_each_rows_gap(tmp_path):
-    """Chapter 8 glues the best split-mode context's gap to the whole training set: paired over the same test rows
-    where the benchmark recorded it (narrower), two independent binomial intervals for an older record."""
-    import json
-
-    import matplotlib.pyplot as plt
-
-    from icl_support.chapters.use_it import recorded_benchmark
-
-    src = json.loads(open("results/bench-context-classifier.json").read())
-    for r in src["rows"]:
-        r.pop("gap_vs_whole", None)
-    (tmp_path / "bench-context-classifier.json").write_text(json.dumps(src))
-    _, fig, older = recorded_benchmark(tmp_path)
-    plt.close(fig)
-    best = max((r for r in src["rows"] if r["column_context"] == "pool"), key=lambda r: r["accuracy"])
-    best["gap_vs_whole"] = {"value": best["accuracy"] - src["rows"][0]["accuracy"], "se": 0.01, "df": 499.0}
-    (tmp_path / "bench-context-classifier.json").write_text(json.dumps(src))
-    _, fig, paired = recorded_benchmark(tmp_path)
-    plt.close(fig)
-    assert "independent" in older["bench_split_gap_how"] and "paired" in paired["bench_split_gap_how"]
-    assert "499 degrees of freedom" in paired["bench_split_gap_how"]
-    low, high = (float(x) for x in paired["bench_split_gap"].split("interval ")[1].rstrip(")").split(" to "))
-    assert high - low == pytest.approx(2 * 0.01 * 1.9647, abs=2e-3)

@@ -160,7 +160,8 @@ class ContextClassifier(ClassifierMixin, BaseEstimator):
     rows *with their labels* (a stratified subsample of at most 256, the measured plateau) beside the context, and
     only the in-context stage reads the compressed context (:mod:`icl_support.model.stage_split`; a
     ``TabICLClassifier``, any ``n_estimators``; the preprocessing is fitted on the rows the column stage reads, so
-    ``context_stats`` does not apply). The pool's labels then reach the model: it is not a ten-row bottleneck, and
+    ``context_stats`` does not apply; with retrieval, whose contexts come from every training row, on the whole
+    training set). The pool's labels then reach the model: it is not a ten-row bottleneck, and
     results made with it must say "columns from the pool".
 
     After ``fit``: ``estimator_`` (fitted on the context), ``sampler_``, ``classes_``, ``n_features_in_``,

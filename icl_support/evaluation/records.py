@@ -70,10 +70,12 @@ def shipped_checkpoint_sha256(checkpoint: str | Path = MINI_CHECKPOINT) -> str:
 
 
 def stale_page_records(results_dir: str | Path = "results", shipped_sha256: str | None = None) -> dict[str, str]:
-    """``{record: why}`` of the records a page reads that were not made with the shipped TabICL-mini's checkpoint
-    (chapter 0's comparison records aside): made with another variant (``why`` names it, e.g. ``mini-v1``), with
-    another checkpoint under the name ``mini`` (a checkpoint shipped before the current one), or with ``mini`` but
-    no checkpoint digest recorded. These are the records :mod:`icl_support.evaluation.rerecord` makes again."""
+    """``{record: why}`` of the records a page reads that were made with a TabICL-mini other than the shipped
+    checkpoint (chapter 0's comparison records aside): another shipped variant (``why`` names it, e.g. ``mini-v1``),
+    a local TabICL-mini checkpoint (its file stem), another checkpoint under the name ``mini`` (one shipped before
+    the current one), or ``mini`` with no checkpoint digest recorded. Records made with the released TabICL, random
+    weights or no TabICL are not stale by this rule. Staleness is by checkpoint only: a record made before a code
+    change is not flagged. These are the records :mod:`icl_support.evaluation.rerecord` makes again."""
     shipped = shipped_sha256 or shipped_checkpoint_sha256()
     out = {}
     for name in PAGE_RECORDS:

@@ -11,7 +11,9 @@ where it stopped. Run it in the background with one thread::
         --data-root /work/cache/data --cache-dir /work/cache/icl > rerecord.log 2>&1 &
 
 The YAML-driven commands read ``data_root`` and ``cache_dir`` from their YAML in ``results/`` (edit those for your
-machine); the benchmarks take ``--data-root`` and ``--cache-dir`` from here. Afterwards regenerate what the records
+machine); the CIFAR-10 benchmarks take ``--data-root`` and ``--cache-dir`` from here (TabICL-mini's own benchmark
+reads sklearn's digits and tables, with the default cache, as it was recorded). Commands run from the repository
+that holds ``results_dir``. Afterwards regenerate what the records
 feed: ``python -m icl_support.book.results_readme``, ``...readme_findings`` and ``...cost_table``.
 """
 
@@ -125,7 +127,7 @@ def run(
         cmd = RECORD_COMMANDS[name].command(python, data_root, cache_dir, work)
         print(f"[rerecord] {name} ({why}; last {seconds:,.0f} s): {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()
-        code = subprocess.run(cmd, check=False).returncode
+        code = subprocess.run(cmd, check=False, cwd=Path(results_dir).resolve().parent).returncode
         if code != 0:
             outcomes[name] = f"failed (exit {code})"
         elif name in stale_page_records(results_dir, shipped_sha256):
@@ -170,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"not a page record to re-record: {', '.join(unknown)} (see --list)")
     if not (args.list or args.run):
         ap.error("say --list or --run")
-    rows = plan(args.results)
+    try:
+        rows = plan(args.results)
+    except KeyError as err:
+        print(f"error: {err.args[0]}; add it to RECORD_COMMANDS in {__name__}", file=sys.stderr)
+        return 2
+    fresh = sorted(set(args.only) - {name for name, *_ in rows})
+    if fresh:
+        print(f"not stale, left as they are: {', '.join(fresh)}")
     for name, why, seconds in rows:
         print(f"{name:40s} {seconds:>8,.0f} s  {why}")
     print(f"{len(rows)} stale page records, {sum(s for *_, s in rows if not math.isnan(s)) / 3600:.2f} h as last made")

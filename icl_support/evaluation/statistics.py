@@ -158,7 +158,8 @@ def paired_difference(correct_a, correct_b) -> Interval:
     row i right or wrong): the mean of the per-row differences (-1, 0 or +1) with its Student-t interval on ``n - 1``
     degrees of freedom. Pairing removes the test set's shared difficulty, so it is narrower than :func:`difference`
     whenever the two classifiers tend to get the same rows right; the interval is unknown (NaN) when they never
-    disagree."""
+    disagree. The t interval is a large-sample one: with only a handful of rows on which the two disagree it can
+    cover less than its nominal 95% (an exact McNemar test is then the safer reading)."""
     a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
         raise ValueError(f"need two (n,) correctness vectors of one length n >= 2, got {a.shape} and {b.shape}")

@@ -102,8 +102,9 @@ class SplitEnsemble(ClassifierMixin, BaseEstimator):
 
     ``fit(X_ctx, y_ctx, X_pool, y_pool)`` fits a clone of the wrapper on the rows the column stage reads (the capped
     pool's rows that are not context rows, then the context rows), so each member's preprocessing is fitted on the
-    pool as the split mode's is; each member's column stage reads those rows with its shifted labels
-    (:func:`~icl_support.model.stage_split.fit_columns`, cached), its in-context stage the context rows only.
+    rows its column stage reads, as :class:`SplitTabICL`'s is; each member's column stage reads those rows with its
+    shifted labels (:func:`~icl_support.model.stage_split.fit_columns`, cached), its in-context stage the context
+    rows only.
     ``predict_proba`` un-shifts each member's logits and averages them, then takes the softmax, as
     ``TabICLClassifier.predict_proba`` does (probabilities averaged instead with ``average_logits=False``). With the
     pool equal to the context it is the wrapper's plain prediction. Its preprocessing is the wrapper's, fitted on the

@@ -43,9 +43,10 @@ class Stage:
     ``prior``/``scm_share``). ``shots``: few-shot contexts: ``n_train = classes[1] * k`` rows with ``k``
     drawn from ``shots`` per batch, and ``rows`` then counts the *query* rows.
 
-    Added with recipe ``mini-w64-fs2`` (same rule for digests): ``balanced``: the share of Gaussian-mixture
-    few-shot batches whose tables all have ``C`` classes (drawn per batch) and a context of exactly ``k`` rows of
-    each class (``n_train = C * k``; i.i.d. samples of their class, never prototypes). ``pool_stats``: the share
+    Added with recipe ``mini-w64-fs2`` (same rule for digests): ``balanced``: the share of few-shot batches from
+    this package's own priors (Gaussian mixtures and, since ``mini-w64-fs4-embed``, ``embed_pca``) whose tables
+    all have ``C`` classes (drawn per batch) and a context of exactly ``k`` rows of each class (``n_train = C * k``;
+    i.i.d. samples of their class, never prototypes). ``pool_stats``: the share
     of batches preprocessed with statistics fitted on *every* row of the table (the unlabelled pool) instead of
     the context rows, as ``context_stats="pool"`` does at inference.
 

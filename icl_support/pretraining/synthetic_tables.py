@@ -1,6 +1,6 @@
 """Synthetic classification tables for pretraining TabICL-mini (never real data, never images).
 
-Two priors, both returning one batch of tables that share a shape:
+Five priors, each returning one batch of tables that share a shape:
 
 ``gmm``        Gaussian-mixture tasks (:func:`gaussian_mixture_tables`): each class is 1-3 Gaussian
                clusters in a low-dimensional latent space, mapped linearly into the features, with
@@ -12,10 +12,10 @@ Two priors, both returning one batch of tables that share a shape:
                (:func:`gaussian_mixture_tables` with ``dense=True``): no single column separates the
                classes; only evidence summed over many columns does.
 ``embed_pca``  Backbone-embedding-shaped tasks reduced by PCA, as the book's rows are
-               (:func:`embedding_pca_tables`): classes under super-classes in a latent space, within-class
-               variation with a power-law spectrum, a random map into a wide raw embedding (sometimes through
-               a GELU or a layer norm), then the table's top principal components: many columns, low rank,
-               anisotropic clusters, a heavy-tailed spectrum.
+               (:func:`gaussian_mixture_tables` with ``prior="embed_pca"``): classes under super-classes in a
+               latent space, within-class variation with a power-law spectrum, a random map into a wide raw
+               embedding (sometimes through a GELU or a layer norm), then the table's top principal components:
+               many columns, low rank, anisotropic clusters, a heavy-tailed spectrum.
 ``mlp_scm``    TabICL's own structural-causal-model prior (``tabicl.prior.PriorDataset``, MLP
                SCMs; ``tree_scm``/``mix_scm`` need ``xgboost`` and are accepted when it is
                installed). 50-300 ms a table on one CPU thread.
@@ -211,7 +211,7 @@ def _one_embedding_table(
     mode = torch.randint(0, n_modes, (n_all,), generator=gen)
     z = centres[y_all] + modes[y_all, mode] + (within @ basis.T) * class_scale[y_all, None]
 
-    width = min(384, max(64, 4 * n_features))
+    width = max(n_features, min(384, max(64, 4 * n_features)))  # at least one principal component per column
     raw = z @ (torch.randn(latent, width, generator=gen) / np.sqrt(latent))
     raw = raw + torch.randn(n_all, width, generator=gen) * u(0.05, 0.5)
     if bool(torch.rand((), generator=gen) < 0.5):  # post-activation features
@@ -223,7 +223,7 @@ def _one_embedding_table(
     X = (centred.double() @ vt[:n_features].T)[:n_rows].float()
     if bool(torch.rand((), generator=gen) < 0.3):
         X = X[:, torch.randperm(n_features, generator=gen)]
-    return X * np.exp(u(-2.0, 2.0)), y.long()
+    return X * np.exp(u(-2.0, 2.0)), y.long()  # float32 (a Python float scales a float32 tensor)
 
 
 _ONE_TABLE = {"gmm": _one_gaussian_mixture, "gmm_dense": _one_dense_mixture, "embed_pca": _one_embedding_table}
