@@ -33,6 +33,8 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
     "mini-w64-fs2 (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
     "mini-w64-fs3-blind (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-blind" / "tabicl-mini-w64-fs3-blind.json",
     "mini-w64-fs3-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-long" / "tabicl-mini-w64-fs3-long.json",
+    "mini-w64-fs4-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs4-long" / "tabicl-mini-w64-fs4-long.json",
+    "mini-w64-fs4-embed (tried)": RUNS_DIR / "tabicl-mini-w64-fs4-embed" / "tabicl-mini-w64-fs4-embed.json",
 }
 
 

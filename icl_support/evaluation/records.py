@@ -31,6 +31,8 @@ PAGE_RECORDS = (
     "bench-fewshot-mini-v1.json", "bench-fewshot-mini-w64.json", "bench-fewshot-mini-w64-fs.json",
     "bench-fewshot-mini-w64-fs2.json", "bench-fewshot-mini-w64-fs3-blind.json", "bench-fewshot-mini-w64-fs3-long.json",
     "fewshot-curve-mini-w64-fs2.json", "fewshot-curve-mini-w64-fs3-blind.json", "fewshot-curve-mini-w64-fs3-long.json",
+    "bench-fewshot-mini-w64-fs4-long.json", "bench-fewshot-mini-w64-fs4-embed.json",
+    "fewshot-curve-mini-w64-fs4-long.json", "fewshot-curve-mini-w64-fs4-embed.json",
 )  # fmt: skip
 # chapter 0's comparisons of checkpoints: made with another TabICL-mini on purpose
 COMPARISON_RECORDS = (
