@@ -403,7 +403,7 @@ def test_gpu_recipe_is_the_released_width_from_scratch_and_trains_a_step():
 def test_curve_summary_reads_each_runs_snapshots_and_the_stop_rule():
     """Chapter 0's recipe curves: first and last best ratio per context, the hours between the snapshots, and the
     stop rule's count of snapshots since the one-row ratio last rose (on the recorded curve and a made-up one)."""
-    from icl_support.chapters.fewshot_report import curve_summary, load_curves
+    from icl_support.chapters.fewshot_report import curve_summary, load_curves, snapshot_leads
 
     def point(step, hours, r1):
         summary = {k: {"ratio_context": r1, "ratio_pool": r1 - 0.01} for k in ("random_1", "class_mean", "random_5")}
@@ -415,6 +415,10 @@ def test_curve_summary_reads_each_runs_snapshots_and_the_stop_rule():
     assert values["curve_x_run_stale"] == 2 and values["curve_x_run_hours"] == pytest.approx(0.3)
     recorded, _ = curve_summary(load_curves("results"))
     assert "mini-w64-fs2" in recorded.index and (recorded["snapshots"] >= 1).all()
+    # leads between two runs count only the steps both snapshotted; a missing run is skipped
+    other = {"points": [point(300, 1.0, 0.4), point(600, 1.1, 0.7), point(1500, 1.4, 0.1)]}
+    leads = snapshot_leads({"x-run": made_up, "y": other}, [("x-run", "y"), ("x-run", "absent")])
+    assert leads == {"lead_x_run_y": "1 of 2"}
 
 
 def test_embedding_tables_are_pca_columns_of_a_class_structured_embedding():

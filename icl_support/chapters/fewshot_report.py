@@ -124,3 +124,18 @@ def curve_summary(curves: dict) -> tuple[pd.DataFrame, dict]:
             "snapshots since the best one-row ratio"], f"curve_{slug}_best_random_1": max(one_row)})  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows).set_index("run").round(3) if rows else pd.DataFrame(), values
+
+
+def snapshot_leads(curves: dict, pairs, kind: str = "random_1") -> dict:
+    """For each ``(leader, other)`` run pair of ``curves`` (``{run: fewshot-curve record}``; pairs with a missing
+    run are skipped): at how many of the steps both runs snapshotted the leader's best ratio on ``kind`` is above
+    the other's. Glued as ``lead_<leader>_<other>``: ``"11 of 11"``."""
+    values = {}
+    for leader, other in pairs:
+        if leader not in curves or other not in curves:
+            continue
+        a, b = ({p["step"]: best_ratio(p["summary"][kind]) for p in curves[run]["points"]} for run in (leader, other))
+        shared = sorted(set(a) & set(b))
+        ahead = sum(a[step] > b[step] for step in shared)
+        values[f"lead_{leader}_{other}".replace("-", "_")] = f"{ahead} of {len(shared)}"
+    return values

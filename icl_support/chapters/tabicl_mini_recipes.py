@@ -38,6 +38,13 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
 }
 
 
+# issue 27's recipes (the continuations of the shipped mini-w64-fs2 aimed at the stage diagnosis) and the CPU hours
+# its stop rule allows them together
+DIAGNOSIS_RECIPES = ("mini-w64-fs3-blind", "mini-w64-fs3-long", "mini-w64-fs4-long", "mini-w64-fs4-embed",
+                     "mini-w64-fs5-embed", "mini-w64-fs5-embed-1shot")  # fmt: skip
+DIAGNOSIS_BUDGET_HOURS = 5.0
+
+
 def own_cpu_hours(meta: dict) -> float:
     """CPU hours a pretraining run spent itself: its provenance's ``cpu_hours`` counts a warm-started run's
     parent too (the clock continues), so subtract the CPU seconds logged at the parent's last step."""
@@ -210,9 +217,15 @@ def live_check(benches: dict[str, dict], cache_dir: Path, table: str = "wine") -
 
 def recipes_section(results_dir: str | Path, benches: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
     """:func:`recipes_table` and the numbers chapter 0 glues: ``n_recipes``, ``recipes_total_hours``,
-    ``recipe_<name>_<measure>`` per recipe and, where the tried continuation was benchmarked, :func:`trade_values`."""
+    ``diagnosis_hours`` (own CPU hours of issue 27's recipes, :data:`DIAGNOSIS_RECIPES`) against its stop rule's
+    ``diagnosis_budget``, ``recipe_<name>_<measure>`` per recipe and, where the tried continuation was benchmarked,
+    :func:`trade_values`."""
     recipes = recipes_table()
     values = {"n_recipes": len(recipes), "recipes_total_hours": recipes["own CPU hours"].sum()}
+    names = recipes.index.str.split(" ").str[0]
+    spent = float(recipes["own CPU hours"][names.isin(DIAGNOSIS_RECIPES)].sum())
+    values |= {"diagnosis_hours": spent, "diagnosis_budget": DIAGNOSIS_BUDGET_HOURS,
+               "diagnosis_budget_left": DIAGNOSIS_BUDGET_HOURS - spent}  # fmt: skip
     for recipe, row in recipes.iterrows():  # recipe_<name>_<measure>, e.g. recipe_mini_w64_embed
         slug = recipe.split(" ")[0].replace("-", "_")
         values.update({f"recipe_{slug}_hours": row["CPU hours"], f"recipe_{slug}_own_hours": row["own CPU hours"],
