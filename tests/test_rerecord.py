@@ -122,6 +122,8 @@ def test_retiring_a_shipped_checkpoint_renames_its_records_and_nothing_else(tmp_
     bench = {"weights": {"kind": "mini", "variant": "mini", "label": "old", "checkpoint_sha256": "b" * 64},
              "rows": [{"accuracy": 0.5}]}  # fmt: skip
     (tmp_path / "bench-context-classifier.json").write_text(json.dumps(bench))
+    by_path = {"weights": {"kind": "local", "variant": "", "label": "local", "checkpoint_sha256": "b" * 64}}
+    (tmp_path / "bench-fewshot-mini-w64-fs2.json").write_text(json.dumps(by_path))  # the same file, loaded by path
     before = (tmp_path / "cifar10-pareto.json").read_text()
     renamed = rerecord.retire_variant(
         tmp_path, "b" * 64, "mini-w64-fs2", "TabICL-mini-w64-fs2 (...)", "shipped as mini"
@@ -132,5 +134,6 @@ def test_retiring_a_shipped_checkpoint_renames_its_records_and_nothing_else(tmp_
     cc = json.loads((tmp_path / "bench-context-classifier.json").read_text())
     assert cc["weights"]["variant"] == "mini-w64-fs2" and cc["rows"] == [{"accuracy": 0.5}]
     assert (tmp_path / "cifar10-pareto.json").read_text() == before
+    assert json.loads((tmp_path / "bench-fewshot-mini-w64-fs2.json").read_text()) == by_path
     stale = stale_page_records(tmp_path, SHIPPED)
     assert stale["cifar10-shift.json"] == "mini-w64-fs2" and stale["bench-context-classifier.json"] == "mini-w64-fs2"

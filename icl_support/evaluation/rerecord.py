@@ -139,19 +139,22 @@ def run(
 
 
 def retire_variant(results_dir: str | Path, sha256: str, variant: str, label: str, note: str) -> list[str]:
-    """The records side of shipping a new ``mini``: every record made with the checkpoint ``sha256`` (the one shipped
-    as ``mini`` until now) is renamed to the ``variant`` that checkpoint stays loadable as, with its ``label`` and a
-    ``note`` saying why; its numbers are untouched. Returns the records rewritten (atomically, one by one)."""
+    """The records side of shipping a new ``mini``: every record made under the name ``mini`` with the checkpoint
+    ``sha256`` (the one shipped as ``mini`` until now) is renamed to the ``variant`` that checkpoint stays loadable
+    as, with its ``label`` and a ``note`` saying why; its numbers are untouched. Records that loaded the same file by
+    path already name it and are left alone. Returns the records rewritten (atomically, one by one)."""
     renamed = []
     for path in sorted(Path(results_dir).glob("*.json")):
         rec = read_json(path)
         if not isinstance(rec, dict) or record_checkpoint_sha256(rec) != sha256:
             continue
-        prov = rec.get("provenance", {})
-        if "tabicl_weights" in prov:
+        prov, weights = rec.get("provenance", {}), rec.get("weights")
+        if prov.get("tabicl_weights") == "mini":
             prov.update({"tabicl_variant": variant, "tabicl_label": label, "renamed": note})
-        if isinstance(rec.get("weights"), dict):
-            rec["weights"].update({"variant": variant, "label": label, "renamed": note})
+        elif isinstance(weights, dict) and weights.get("kind") == "mini":
+            weights.update({"variant": variant, "label": label, "renamed": note})
+        else:
+            continue
         write_json(path, rec)
         renamed.append(path.name)
     return renamed
