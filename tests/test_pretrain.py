@@ -468,3 +468,16 @@ def test_later_rounds_continue_their_parents_with_equal_budgets():
     shots = {batch_shape(one_shot, s).n_train // 10 for s in range(15_300, 15_500) if batch_shape(one_shot, s).n_classes
              is None and batch_shape(one_shot, s).prior != "mix_scm"}  # fmt: skip
     assert shots and shots <= {1, 2} and len({again.digest(), one_shot.digest(), embed.digest()}) == 3
+
+
+def test_bar_mean_averages_the_contexts_the_bar_judges():
+    """The checkpoints' ranking number: the best ratio (of the two statistics) averaged over the contexts with a goal
+    on every table; contexts without a goal (two rows per class) do not count."""
+    from icl_support.chapters.fewshot_report import bar_mean
+
+    def s(ctx, pool, goal=True):
+        return {"ratio_context": ctx, "ratio_pool": pool, **({"goal": 0.85} if goal else {})}
+
+    rec = {"fewshot": {"a": {"summary": {"random_1": s(0.5, 0.6), "random_2": s(0.1, 0.1, goal=False)}},
+                       "b": {"summary": {"class_mean": s(0.9, 0.8)}}}}  # fmt: skip
+    assert bar_mean(rec) == pytest.approx((0.6 + 0.9) / 2)

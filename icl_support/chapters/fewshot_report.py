@@ -50,6 +50,14 @@ def best_ratio(summary: dict) -> float:
     return max(summary["ratio_context"], summary["ratio_pool"])
 
 
+def bar_mean(rec: dict) -> float:
+    """The mean of a few-shot record's best ratios over the contexts the bar judges (those with a ``goal``: one row
+    per class, five per class, the class means) on every table it scored: one number to rank checkpoints by, stated
+    before the runs it ranks."""
+    ratios = [best_ratio(s) for part in rec["fewshot"].values() for s in part["summary"].values() if "goal" in s]
+    return float(sum(ratios) / len(ratios))
+
+
 def fewshot_table(records: dict) -> tuple[pd.DataFrame, dict]:
     """Rows (checkpoint, table, context): TabICL with context / pool statistics, 1-NN, nearest mean, the best ratio
     to the bar's peer and whether the bar is met; and the glued values ``fs_<checkpoint>_<table>_<context>_*``."""
@@ -67,6 +75,7 @@ def fewshot_table(records: dict) -> tuple[pd.DataFrame, dict]:
                 key = f"fs_{name}_{table}_{kind}".replace("-", "_")
                 values.update({f"{key}_ratio": best_ratio(s), f"{key}_context": s["tabicl_context"],
                                f"{key}_pool": s["tabicl_pool"], f"{key}_peer": s[s["peer"]]})  # fmt: skip
+        values[f"fs_{name.replace('-', '_')}_bar_mean"] = bar_mean(rec)
         values[f"fs_{name.replace('-', '_')}_bar_met"] = sum(bool(v) for k, v in rec["bar"].items() if "fewshot" in k)
         values[f"fs_{name.replace('-', '_')}_bar_total"] = sum(1 for k in rec["bar"] if "fewshot" in k)
     values["adequacy_bar"] = BAR["random_1"][1]  # the learner gate of every TabICL verdict (evaluation/verdicts.py)
