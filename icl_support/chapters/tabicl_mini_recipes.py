@@ -35,6 +35,10 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
     "mini-w64-fs3-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-long" / "tabicl-mini-w64-fs3-long.json",
     "mini-w64-fs4-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs4-long" / "tabicl-mini-w64-fs4-long.json",
     "mini-w64-fs4-embed (tried)": RUNS_DIR / "tabicl-mini-w64-fs4-embed" / "tabicl-mini-w64-fs4-embed.json",
+    "mini-w64-fs5-embed (tried)": RUNS_DIR / "tabicl-mini-w64-fs5-embed" / "tabicl-mini-w64-fs5-embed.json",
+    "mini-w64-fs5-embed-1shot (tried)": RUNS_DIR
+    / "tabicl-mini-w64-fs5-embed-1shot"
+    / "tabicl-mini-w64-fs5-embed-1shot.json",
 }
 
 

@@ -33,6 +33,8 @@ PAGE_RECORDS = (
     "fewshot-curve-mini-w64-fs2.json", "fewshot-curve-mini-w64-fs3-blind.json", "fewshot-curve-mini-w64-fs3-long.json",
     "bench-fewshot-mini-w64-fs4-long.json", "bench-fewshot-mini-w64-fs4-embed.json",
     "fewshot-curve-mini-w64-fs4-long.json", "fewshot-curve-mini-w64-fs4-embed.json",
+    "bench-fewshot-mini-w64-fs5-embed.json", "bench-fewshot-mini-w64-fs5-embed-1shot.json",
+    "fewshot-curve-mini-w64-fs5-embed.json", "fewshot-curve-mini-w64-fs5-embed-1shot.json",
 )  # fmt: skip
 # chapter 0's comparisons of checkpoints: made with another TabICL-mini on purpose
 COMPARISON_RECORDS = (
