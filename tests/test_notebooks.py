@@ -103,7 +103,7 @@ def test_chapter0_smoke(executed):
     whole = bench["tables"]["summary"]["0"]["mean"]
     assert float(g["whole_tabicl"]) == pytest.approx(whole["tabicl"])
     assert float(g["whole_logreg"]) == pytest.approx(whole["logreg"])
-    for slug in ("mini", "mini_v1", "mini_w64"):  # each shipped checkpoint reproduces its record
+    for slug in ("mini", "mini_v1", "mini_w64", "mini_w64_fs2"):  # each shipped checkpoint reproduces its record
         assert float(g[f"live_wine_{slug}"]) == pytest.approx(float(g[f"recorded_wine_{slug}"]), abs=1e-9)
     assert g["bar_tables_ncm"].strip("'") == ("met" if bench["bar"]["tables_vs_nearest_mean"] else "NOT met")
     for name in ("ch0-prior-samples", "ch0-loss", "ch0-accuracy-vs-hours", "ch0-recipes"):
@@ -116,7 +116,7 @@ def test_chapter0_smoke(executed):
     assert float(g["shipped_w64_tables_all"]) == pytest.approx(w64_bench["tables"]["summary"]["0"]["mean"]["tabicl"])
     assert 0 <= int(g["shipped_w64_ahead"]) <= int(g["shipped_measures"]) == 11
     names = "TabICL-mini-v1, TabICL-mini-w64, TabICL (tabicl-mini-w64-fs)"  # the tried recipe, by file
-    fs2 = ", TabICL-mini"  # the shipped few-shot recipe, where its CIFAR-10 records exist
+    fs2 = ", TabICL-mini-w64-fs2"  # the few-shot recipe shipped before, where its CIFAR-10 records exist
     assert g["ch1_weights"].strip("'") in (names, names + fs2) and g["k1_weights"].strip("'") in (names, names + fs2)
     k1w = json.loads(Path("results/cifar10-k1-mini-w64.json").read_text())["results"]
     assert float(g["k1w_class_mean_tabicl"]) == pytest.approx(k1w["class_mean"]["1"]["tabicl"]["mean"])

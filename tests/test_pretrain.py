@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,7 +169,8 @@ def test_shipped_mini_checkpoint_loads_offline_and_is_checked(tmp_path, monkeypa
 
 # Each shipped TabICL-mini's accuracy on a fixed digits split (300 context rows, 540 test rows, seed 0), measured once
 # on the shipped checkpoint; a retrained checkpoint must update it (with its provenance). Chance is 0.10.
-PINNED_DIGITS_ACCURACY = {"mini": 0.7870, "mini-v1": 0.8167, "mini-w64": 0.7815}  # 425, 441 and 422 of 540
+PINNED_DIGITS_ACCURACY = {"mini": 0.8426, "mini-v1": 0.8167, "mini-w64": 0.7815, "mini-w64-fs2": 0.7870}
+# 455, 441, 422 and 425 of 540
 
 
 @pytest.mark.parametrize("variant", sorted(PINNED_DIGITS_ACCURACY))
@@ -233,7 +235,9 @@ def test_warm_start_continues_a_finished_parent_only(tmp_path):
     v1 = MINI_CHECKPOINT.with_name("tabicl-mini-v1.json")
     assert RECIPES["mini-v1"].digest() == json.loads(v1.read_text())["config_digest"]
     shipped = json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())
-    assert RECIPES["mini-w64-fs2"].digest() == shipped["config_digest"] and shipped["recipe"] == "mini-w64-fs2"
+    assert RECIPES[SHIPPED_RECIPE].digest() == shipped["config_digest"] and shipped["recipe"] == SHIPPED_RECIPE
+    fs2 = json.loads(MINI_CHECKPOINT.with_name("tabicl-mini-w64-fs2.json").read_text())  # the mini shipped before
+    assert RECIPES["mini-w64-fs2"].digest() == fs2["config_digest"] and fs2["recipe"] == "mini-w64-fs2"
 
 
 def test_dense_tables_spread_the_class_over_many_columns():
@@ -318,7 +322,8 @@ def test_blind_recipe_hides_context_labels_from_the_column_stage_in_a_share_of_f
     assert blind.parent == fs2 == long.parent and blind.total_steps == long.total_steps
     assert (
         blind.digest() != long.digest()
-        and fs2.digest() == json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["config_digest"]
+        and fs2.digest()
+        == json.loads(MINI_CHECKPOINT.with_name("tabicl-mini-w64-fs2.json").read_text())["config_digest"]
     )
     steps = range(blind.start_step, blind.start_step + 200)
     flags = [batch_shape(blind, s).col_blind for s in steps]
@@ -347,12 +352,14 @@ def test_a_recipe_continues_from_its_parents_exported_checkpoint(tmp_path):
     from icl_support.pretraining.pretrain import RECIPES
 
     cfg = RECIPES["mini-w64-fs3-blind"]
-    out = pretrain(tmp_path / "run", cfg, max_steps=cfg.start_step + 2, init_from=mini_checkpoint(), progress=False)
+    parent = resolve_weights("mini-w64-fs2", tmp_path).path  # the exported run it continues (shipped before)
+    out = pretrain(tmp_path / "run", cfg, max_steps=cfg.start_step + 2, init_from=parent, progress=False)
     assert out["step"] == cfg.start_step + 2
-    assert out["cpu_s"] > 3600 * json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["cpu_hours"]
-    assert out["log"][0]["from_export"] == MINI_CHECKPOINT.name
+    parent_hours = json.loads(Path(parent).with_suffix(".json").read_text())["cpu_hours"]
+    assert out["cpu_s"] > 3600 * parent_hours
+    assert out["log"][0]["from_export"] == Path(parent).name
     meta = json.loads(export_checkpoint(tmp_path / "run", tmp_path / "x.ckpt", cfg).with_suffix(".json").read_text())
-    shipped_hours = json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["cpu_hours"]
+    shipped_hours = parent_hours
     assert meta["start_cpu_hours"] == pytest.approx(shipped_hours)  # its own hours are the rest (chapter 0)
     with pytest.raises(StateError, match="continues run"):
         pretrain(
@@ -481,3 +488,43 @@ def test_bar_mean_averages_the_contexts_the_bar_judges():
     rec = {"fewshot": {"a": {"summary": {"random_1": s(0.5, 0.6), "random_2": s(0.1, 0.1, goal=False)}},
                        "b": {"summary": {"class_mean": s(0.9, 0.8)}}}}  # fmt: skip
     assert bar_mean(rec) == pytest.approx((0.6 + 0.9) / 2)
+
+
+def test_recipe_gains_compare_each_recipe_with_its_own_parent_per_cpu_hour():
+    """Chapter 0's 'which recipe moved what, per CPU hour': a recipe's change over its parent (read from RECIPES),
+    per own CPU hour; a recipe without its parent's record is left out."""
+    import pandas as pd
+
+    from icl_support.chapters.tabicl_mini_recipes import recipe_gains
+
+    def rec(one_row, other):
+        s = lambda r: {"ratio_context": r, "ratio_pool": r - 0.1, "goal": 1.0}  # noqa: E731
+        return {"fewshot": {"digits_pixels": {"summary": {"random_1": s(one_row), "class_mean": s(other)}}}}
+
+    fewshot = {
+        "mini-w64-fs3-long": rec(0.6, 0.8),
+        "mini-w64-fs4-embed": rec(0.7, 0.8),
+        "mini-w64-fs5-embed": rec(0.5, 1),
+    }
+    recipes = pd.DataFrame(
+        {"own CPU hours": [0.5, 0.25]}, index=["mini-w64-fs4-embed (tried)", "mini-w64-fs5-embed (x)"]
+    )
+    table, values = recipe_gains(fewshot, recipes)
+    assert list(table.index) == ["mini-w64-fs4-embed", "mini-w64-fs5-embed"]
+    assert table.loc["mini-w64-fs4-embed", "continues"] == "mini-w64-fs3-long"
+    assert values["gain_mini_w64_fs4_embed_one_row"] == pytest.approx(0.1)
+    assert values["gain_mini_w64_fs4_embed_one_row_per_hour"] == pytest.approx(0.2)
+    assert values["gain_mini_w64_fs5_embed_bar_mean"] == pytest.approx((0.5 + 1) / 2 - (0.7 + 0.8) / 2)
+    assert values["gain_mini_w64_fs5_embed_bar_mean_per_hour"] == pytest.approx(0.0)
+
+
+def test_whole_pool_values_read_each_benchmarks_largest_context():
+    from icl_support.chapters.tabicl_mini_recipes import whole_pool_values
+
+    def bench(embed, tables):
+        fractions = {"0.5": {"tabicl": 0.1, "nearest_mean": 0.2}, "1": {"tabicl": embed, "nearest_mean": 0.7}}
+        return {"embeddings": {"by_fraction": fractions}, "tables": {"summary": {"0": {"mean": {"tabicl": tables}}}}}
+
+    values = whole_pool_values({"mini": bench(0.74, 0.95), "mini-w64-fs2": bench(0.72, 0.90)})
+    assert values == {"whole_mini_embed": 0.74, "whole_mini_tables": 0.95, "whole_mini_w64_fs2_embed": 0.72,
+                      "whole_mini_w64_fs2_tables": 0.90, "whole_embed_ncm": 0.7}  # fmt: skip

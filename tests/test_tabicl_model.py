@@ -15,7 +15,7 @@ def test_random_checkpoint_is_built_once_and_labelled(random_weights, cache_dir)
 def test_local_path_and_bad_spec(random_weights, tmp_path):
     local = resolve_weights(random_weights.path, tmp_path)
     assert local.kind == "local" and not local.is_random and "local" in local.label
-    with pytest.raises(ValueError, match="'mini', 'mini-v1', 'mini-w64' nor an existing file"):
+    with pytest.raises(ValueError, match="'mini', 'mini-v1', 'mini-w64', 'mini-w64-fs2' nor an existing file"):
         resolve_weights(str(tmp_path / "missing.ckpt"), tmp_path)
 
 
@@ -50,7 +50,9 @@ def test_every_shipped_mini_resolves_named_and_labelled(tmp_path):
     assert first.kind == best.kind == shipped.kind == "mini" and len({first.path, best.path, shipped.path}) == 3
     assert (shipped.name, first.name, best.name) == ("TabICL-mini", "TabICL-mini-v1", "TabICL-mini-w64")
     assert "0.65M" in first.label and "2.46M" in best.label and best.label == SHIPPED_MINI["mini-w64"][1]
-    assert "2.46M" in shipped.label and "few-shot" in shipped.label
+    assert "2.46M" in shipped.label and "embedding-table" in shipped.label
+    retired = resolve_weights("mini-w64-fs2", tmp_path)  # the mini shipped before: loadable by its recipe's name
+    assert retired.name == "TabICL-mini-w64-fs2" and retired.path != shipped.path and "few-shot" in retired.label
     assert timing_weights(best, tmp_path).kind == "random"  # time: the released architecture, as for mini
     assert "TabICL-mini-w64" in weights_note(best.kind, best.name)
     # a record names the variant it was made with; records from before the variant existed are the first mini

@@ -19,7 +19,15 @@ import pandas as pd
 from ..evaluation.records import BENCH_LABELS, STANDARDISED_NCM, read_json, read_record
 from ..model.weights import MINI_CHECKPOINT, SHIPPED_MINI
 
-SHIPPED_BENCHES = {"mini-v1": "bench-tabicl-mini-v1.json", "mini-w64": "bench-tabicl-mini-w64.json"}
+SHIPPED_BENCHES = {
+    "mini-v1": "bench-tabicl-mini-v1.json",
+    "mini-w64": "bench-tabicl-mini-w64.json",
+    "mini-w64-fs2": "bench-tabicl-mini-w64-fs2.json",
+}
+
+
+# benchmarks of tried recipes that chapter 0 sets beside the shipped ones (checkpoints loaded from runs/ by path)
+TRIED_BENCHES = {"mini-w64-fs5-embed-1shot": "bench-tabicl-mini-w64-fs5-embed-1shot.json"}
 
 
 RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
@@ -30,12 +38,12 @@ RECIPE_RECORDS = {  # provenance of every recipe trained here (the runs are comm
     "mini-v2 (tried)": RUNS_DIR / "tabicl-mini-v2" / "tabicl-mini-v2.json",
     "mini-w64 (shipped as mini-w64)": SHIPPED_MINI["mini-w64"][0].with_suffix(".json"),
     "mini-w64-fs (tried)": RUNS_DIR / "tabicl-mini-w64-fs" / "tabicl-mini-w64-fs.json",
-    "mini-w64-fs2 (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
+    "mini-w64-fs2 (shipped as mini-w64-fs2)": SHIPPED_MINI["mini-w64-fs2"][0].with_suffix(".json"),
     "mini-w64-fs3-blind (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-blind" / "tabicl-mini-w64-fs3-blind.json",
     "mini-w64-fs3-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs3-long" / "tabicl-mini-w64-fs3-long.json",
     "mini-w64-fs4-long (tried)": RUNS_DIR / "tabicl-mini-w64-fs4-long" / "tabicl-mini-w64-fs4-long.json",
     "mini-w64-fs4-embed (tried)": RUNS_DIR / "tabicl-mini-w64-fs4-embed" / "tabicl-mini-w64-fs4-embed.json",
-    "mini-w64-fs5-embed (tried)": RUNS_DIR / "tabicl-mini-w64-fs5-embed" / "tabicl-mini-w64-fs5-embed.json",
+    "mini-w64-fs5-embed (shipped as mini)": MINI_CHECKPOINT.with_suffix(".json"),
     "mini-w64-fs5-embed-1shot (tried)": RUNS_DIR
     / "tabicl-mini-w64-fs5-embed-1shot"
     / "tabicl-mini-w64-fs5-embed-1shot.json",
@@ -240,3 +248,53 @@ def recipes_section(results_dir: str | Path, benches: dict[str, dict]) -> tuple[
     if tried is not None and "mini-w64" in benches:  # the tried continuation against its shipped parent
         values.update(trade_values(benches["mini-w64"], tried))
     return recipes, values
+
+
+def recipe_gains(fewshot: dict, recipes: pd.DataFrame, names=DIAGNOSIS_RECIPES) -> tuple[pd.DataFrame, dict]:
+    """Which recipe moved what, per CPU hour: for each recipe of ``names`` whose few-shot record and its parent's are
+    in ``fewshot`` (``{name: bench-fewshot record}``, the shipped ``mini`` under its recipe's name), the change of
+    the one-row ratio on digits pixels and of the bar mean (:func:`~icl_support.chapters.fewshot_report.bar_mean`)
+    over its parent's, and each per own CPU hour (``recipes``: :func:`recipes_table`). Parents are the recipes'
+    own (:data:`~icl_support.pretraining.recipes.RECIPES`). Glued as ``gain_<recipe>_{one_row,bar_mean}[_per_hour]``.
+    """
+    from ..pretraining.recipes import RECIPES
+    from .fewshot_report import bar_mean, best_ratio
+
+    hours = {name.split(" ")[0]: row["own CPU hours"] for name, row in recipes.iterrows()}
+    rows, values = {}, {}
+    for name in names:
+        parent = next((n for n, cfg in RECIPES.items() if cfg == RECIPES[name].parent), None)
+        if name not in fewshot or parent not in fewshot or name not in hours:
+            continue
+        one_row = [best_ratio(fewshot[n]["fewshot"]["digits_pixels"]["summary"]["random_1"]) for n in (name, parent)]
+        d_one, d_bar = one_row[0] - one_row[1], bar_mean(fewshot[name]) - bar_mean(fewshot[parent])
+        rows[name] = {"continues": parent, "own CPU hours": hours[name], "one-row ratio change": d_one,
+                      "per CPU hour": d_one / hours[name], "bar mean change": d_bar,
+                      "bar mean per CPU hour": d_bar / hours[name]}  # fmt: skip
+        slug = name.replace("-", "_")
+        values |= {f"gain_{slug}_one_row": d_one, f"gain_{slug}_one_row_per_hour": d_one / hours[name],
+                   f"gain_{slug}_bar_mean": d_bar, f"gain_{slug}_bar_mean_per_hour": d_bar / hours[name]}  # fmt: skip
+    return pd.DataFrame(rows).T.rename_axis("recipe"), values
+
+
+def tried_benches(results_dir: str | Path) -> dict[str, dict]:
+    """``{recipe: benchmark record}`` of :data:`TRIED_BENCHES` that are recorded in ``results_dir``."""
+    recs = {name: read_record(results_dir, file) for name, file in TRIED_BENCHES.items()}
+    return {name: rec for name, rec in recs.items() if rec is not None}
+
+
+def whole_pool_values(benches: dict[str, dict]) -> dict:
+    """Each benchmark record's (``{name: benchmarks/tabicl_mini.py record}``) large-context numbers: TabICL on the
+    digits embeddings with the whole pool (``whole_<name>_embed``; the nearest class mean on the same rows,
+    ``whole_embed_ncm``) and the four tables' mean with every row as context (``whole_<name>_tables``)."""
+    values = {}
+    for name, rec in benches.items():
+        by_fraction = rec["embeddings"]["by_fraction"]
+        whole = by_fraction[max(by_fraction, key=float)]
+        slug = name.replace("-", "_")
+        values |= {
+            f"whole_{slug}_embed": whole["tabicl"],
+            f"whole_{slug}_tables": rec["tables"]["summary"]["0"]["mean"]["tabicl"],
+        }
+        values["whole_embed_ncm"] = whole["nearest_mean"]
+    return values

@@ -21,6 +21,7 @@ PAGE_RECORDS = (
     "bench-context-classifier.json", "bench-distill.json", "bench-embed.json", "bench-fewshot-mini.json",
     "bench-paper-costs.json", "bench-split-cap.json", "bench-tabicl.json", "bench-tabicl-mini.json",
     "bench-tabicl-mini-columns.json", "bench-tabicl-mini-v1.json", "bench-tabicl-mini-w64.json",
+    "bench-tabicl-mini-w64-fs2.json", "bench-tabicl-mini-w64-fs5-embed-1shot.json",
     "bench-tabicl-mini-w64-fs.json", "cifar10-ch1-local.json", "cifar10-ch1-mini-w64-fs2.json",
     "cifar10-ch2-local.json", "cifar10-class-count.json", "cifar10-k1-budget-64.json", "cifar10-k1-images.json",
     "cifar10-k1-mini.json", "cifar10-k1-mini-w64-fs2.json", "cifar10-k1-side-224.json", "cifar10-k1-side-64.json",
@@ -34,6 +35,7 @@ PAGE_RECORDS = (
     "bench-fewshot-mini-w64-fs4-long.json", "bench-fewshot-mini-w64-fs4-embed.json",
     "fewshot-curve-mini-w64-fs4-long.json", "fewshot-curve-mini-w64-fs4-embed.json",
     "bench-fewshot-mini-w64-fs5-embed.json", "bench-fewshot-mini-w64-fs5-embed-1shot.json",
+    "bench-tabicl-mini-w64-fs2.json", "bench-tabicl-mini-w64-fs5-embed-1shot.json",
     "fewshot-curve-mini-w64-fs5-embed.json", "fewshot-curve-mini-w64-fs5-embed-1shot.json",
 )  # fmt: skip
 # chapter 0's comparisons of checkpoints: made with another TabICL-mini on purpose

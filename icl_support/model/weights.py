@@ -6,9 +6,13 @@
               a clear error offline.
 ``mini``      TabICL-mini, shipped in this package (``icl_support/weights/tabicl-mini.ckpt``): TabICL's
               architecture at embedding width 64 (2.46M parameters), pretrained on this project's machine on
-              synthetic tables only, last on contexts of one to five rows per class (recipe ``mini-w64-fs2``,
+              synthetic tables only, last on contexts of one to five rows per class with tables shaped like
+              backbone embeddings reduced by PCA in the mix (recipe ``mini-w64-fs5-embed``,
               :mod:`icl_support.pretraining.recipes`; provenance in the ``.json`` beside it). A real in-context
               learner, weaker than the released model; the best recipe measured at one row per class.
+``mini-w64-fs2``
+              the ``mini`` shipped before it (``tabicl-mini-w64-fs2.ckpt``, the few-shot recipe): the ``mini`` of
+              the records made until ``mini-w64-fs5-embed`` shipped (their provenance says ``mini-w64-fs2``).
 ``mini-v1``   the first TabICL-mini (0.65M parameters; ``tabicl-mini-v1.ckpt``): the ``mini`` of every record made
               before ``mini-w64-fs2`` shipped (their provenance says ``mini-v1``).
 ``mini-w64``  the wide recipe (``tabicl-mini-w64.ckpt``, 2.46M parameters), trained from scratch; ``mini`` continues
@@ -41,7 +45,7 @@ RELEASED_FILE = "tabicl-classifier-v2-20260212.ckpt"
 RANDOM_BANNER = "RANDOM WEIGHTS: timing only"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MINI_CHECKPOINT = WEIGHTS_DIR / "tabicl-mini.ckpt"
-MINI_LABEL = "TabICL-mini (2.46M parameters, few-shot recipe, pretrained here on synthetic tables)"
+MINI_LABEL = "TabICL-mini (2.46M parameters, embedding-table recipe, pretrained here on synthetic tables)"
 # every TabICL-mini shipped as package data: ``tabicl_checkpoint`` value -> (checkpoint, label)
 SHIPPED_MINI: dict[str, tuple[Path, str]] = {
     "mini": (MINI_CHECKPOINT, MINI_LABEL),
@@ -49,6 +53,8 @@ SHIPPED_MINI: dict[str, tuple[Path, str]] = {
                 "TabICL-mini-v1 (0.65M parameters, pretrained here on synthetic tables)"),
     "mini-w64": (WEIGHTS_DIR / "tabicl-mini-w64.ckpt",
                  "TabICL-mini-w64 (2.46M parameters, pretrained here on synthetic tables)"),
+    "mini-w64-fs2": (WEIGHTS_DIR / "tabicl-mini-w64-fs2.ckpt",
+                     "TabICL-mini-w64-fs2 (2.46M parameters, few-shot recipe, pretrained here on synthetic tables)"),
 }  # fmt: skip
 KINDS = ("released", "mini", "local", "random")
 SPECS = ("released", "auto", "random", *SHIPPED_MINI)  # every named ``tabicl_checkpoint`` (else: a path)

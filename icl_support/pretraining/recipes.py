@@ -317,7 +317,7 @@ RECIPES["mini-w64-fs5-embed-1shot"] = PretrainConfig(
     model=dict(WIDE_CONFIG),
     parent=RECIPES["mini-w64-fs4-embed"],
 )
-SHIPPED_RECIPE = "mini-w64-fs2"  # the recipe behind icl_support/weights/tabicl-mini.ckpt
+SHIPPED_RECIPE = "mini-w64-fs5-embed"  # the recipe behind icl_support/weights/tabicl-mini.ckpt
 
 
 def with_seed(cfg: PretrainConfig, seed: int) -> PretrainConfig:
