@@ -10,6 +10,10 @@ where it stopped. Run it in the background with one thread::
     OMP_NUM_THREADS=1 nohup python -m icl_support.evaluation.rerecord --run \\
         --data-root /work/cache/data --cache-dir /work/cache/icl > rerecord.log 2>&1 &
 
+Some records are read side by side and must be made with one checkpoint: ``cifar10-retrieval.json`` is set beside
+``cifar10-pareto.json``'s whole-pool context (chapter 5 and the findings), so re-make the two in one pass
+(``--only cifar10-pareto.json cifar10-retrieval.json``).
+
 The YAML-driven commands read ``data_root`` and ``cache_dir`` from their YAML in ``results/`` (edit those for your
 machine); the CIFAR-10 benchmarks take ``--data-root`` and ``--cache-dir`` from here (TabICL-mini's own benchmark
 reads sklearn's digits and tables, with the default cache, as it was recorded). Commands run from the repository
