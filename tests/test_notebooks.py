@@ -10,6 +10,7 @@ import pytest
 from icl_support.book.glued_snapshot import differences, glued, run_chapters
 from icl_support.book.run_notebook import check_parameters, main, run_notebook
 from icl_support.chapters import use_it
+from icl_support.evaluation.records import weights_name
 
 NOTEBOOKS = sorted(Path("nbs").glob("*.ipynb"))
 CHAPTER1 = Path("nbs/01_context_scaling.ipynb")
@@ -115,9 +116,12 @@ def test_chapter0_smoke(executed):
     w64_bench = json.loads(Path("results/bench-tabicl-mini-w64.json").read_text())
     assert float(g["shipped_w64_tables_all"]) == pytest.approx(w64_bench["tables"]["summary"]["0"]["mean"]["tabicl"])
     assert 0 <= int(g["shipped_w64_ahead"]) <= int(g["shipped_measures"]) == 11
-    names = "TabICL-mini-v1, TabICL-mini-w64, TabICL (tabicl-mini-w64-fs)"  # the tried recipe, by file
-    fs2 = ", TabICL-mini-w64-fs2"  # the few-shot recipe shipped before, where its CIFAR-10 records exist
-    assert g["ch1_weights"].strip("'") in (names, names + fs2) and g["k1_weights"].strip("'") in (names, names + fs2)
+    # each CIFAR-10 record named by the weights it was made with (records/weights_name): the first one-per-class
+    # record was re-made with the shipped mini, chapter 1's still names mini-v1
+    rest = "TabICL-mini-w64, TabICL (tabicl-mini-w64-fs), TabICL-mini-w64-fs2"  # the tried recipe by file, then fs2
+    k1_first = weights_name(json.loads(Path("results/cifar10-k1-mini.json").read_text()))
+    ch1_first = weights_name(json.loads(Path("results/cifar10-ch1-local.json").read_text()))
+    assert g["ch1_weights"].strip("'") == f"{ch1_first}, {rest}" and g["k1_weights"].strip("'") == f"{k1_first}, {rest}"
     k1w = json.loads(Path("results/cifar10-k1-mini-w64.json").read_text())["results"]
     assert float(g["k1w_class_mean_tabicl"]) == pytest.approx(k1w["class_mean"]["1"]["tabicl"]["mean"])
 
