@@ -522,7 +522,9 @@ def test_whole_pool_values_read_each_benchmarks_largest_context():
     from icl_support.chapters.tabicl_mini_recipes import whole_pool_values
 
     def bench(embed, tables):
-        fractions = {"0.5": {"tabicl": 0.1, "nearest_mean": 0.2}, "1": {"tabicl": embed, "nearest_mean": 0.7}}
+        seeds = lambda m: {"mean": m, "std": 0.0}  # noqa: E731 (as the benchmark records them)
+        fractions = {"0.5": {"tabicl": seeds(0.1), "nearest_mean": seeds(0.2)},
+                     "1": {"tabicl": seeds(embed), "nearest_mean": seeds(0.7)}}  # fmt: skip
         return {"embeddings": {"by_fraction": fractions}, "tables": {"summary": {"0": {"mean": {"tabicl": tables}}}}}
 
     values = whole_pool_values({"mini": bench(0.74, 0.95), "mini-w64-fs2": bench(0.72, 0.90)})
