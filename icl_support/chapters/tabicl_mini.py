@@ -10,6 +10,7 @@ curve, held-out evaluations at checkpoints, hours) and ``results/bench-tabicl-mi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ..evaluation.records import BENCH_LABELS, STANDARDISED_NCM, read_json
 from ..model.weights import MINI_CHECKPOINT, V2_CONFIG
-from ..pretraining.recipes import MINI_CONFIG, PretrainConfig
+from ..pretraining.recipes import PretrainConfig
 from ..pretraining.synthetic_tables import gaussian_mixture_tables, tabicl_prior_tables
 
 
@@ -41,36 +42,48 @@ def load_records(results_dir: str | Path = "results", checkpoint: str | Path = M
     return meta, bench
 
 
-def size_table() -> pd.DataFrame:
-    """TabICL-mini's architecture beside the released v2 classifier's (parameters counted from the modules)."""
+def size_table(mini_config: dict | None = None) -> pd.DataFrame:
+    """TabICL-mini's architecture (``mini_config``: default the shipped checkpoint's, from its provenance) beside the
+    released v2 classifier's (parameters counted from the modules)."""
     from tabicl._model.tabicl import TabICL
 
     keys = ("embed_dim", "col_num_blocks", "col_num_inds", "row_num_blocks", "row_num_cls", "icl_num_blocks",
             "icl_nhead", "max_classes")  # fmt: skip
+    if mini_config is None:
+        mini_config = json.loads(MINI_CHECKPOINT.with_suffix(".json").read_text())["config"]
     rows = {}
-    for name, cfg in (("TabICL-mini", MINI_CONFIG), ("released TabICL v2", V2_CONFIG)):
+    for name, cfg in (("TabICL-mini", mini_config), ("released TabICL v2", V2_CONFIG)):
         rows[name] = {k: cfg[k] for k in keys}
         rows[name]["parameters"] = sum(p.numel() for p in TabICL(**cfg).parameters())
     return pd.DataFrame(rows).T
 
 
+def _prior_text(stage) -> str:
+    if stage.mix:
+        return ", ".join(f"{prior} {share:.0%}" for prior, share in stage.mix) + ", gmm"
+    return stage.prior if stage.prior == "gmm" else f"{stage.prior} ({stage.scm_share:.0%}) + gmm"
+
+
 def curriculum_table(cfg: PretrainConfig | None = None) -> pd.DataFrame:
-    """One row per curriculum stage: steps, prior, feature / class / row ranges, learning rate."""
-    cfg = cfg or PretrainConfig()
-    return pd.DataFrame(
-        [
-            {
-                "stage": s.name,
-                "steps": s.steps,
-                "prior": s.prior if s.prior == "gmm" else f"{s.prior} ({s.scm_share:.0%}) + gmm",
-                "features": f"{s.features[0]}-{s.features[1]}",
-                "classes": f"{s.classes[0]}-{s.classes[1]}",
-                "rows": f"{s.rows[0]}-{s.rows[1]}",
-                "lr": s.lr,
-            }
-            for s in cfg.stages
-        ]
-    ).set_index("stage")
+    """One row per curriculum stage of ``cfg``'s whole lineage (default: the shipped recipe's; a warm-started
+    recipe's parents first): recipe, stage, steps, priors, feature / class / row ranges, context rows per class
+    (few-shot stages), learning rate."""
+    from ..pretraining.recipes import RECIPES, SHIPPED_RECIPE
+
+    cfg = cfg or RECIPES[SHIPPED_RECIPE]
+    lineage = []
+    while cfg is not None:
+        lineage.insert(0, cfg)
+        cfg = cfg.parent
+    rows = []
+    for c in lineage:
+        recipe = next((name for name, known in RECIPES.items() if known == c), "(this config)")
+        rows += [{"recipe": recipe, "stage": s.name, "steps": s.steps, "prior": _prior_text(s),
+                  "features": f"{s.features[0]}-{s.features[1]}", "classes": f"{s.classes[0]}-{s.classes[1]}",
+                  "rows": f"{s.rows[0]}-{s.rows[1]}",
+                  "rows per class": f"{s.shots[0]}-{s.shots[1]}" if s.shots else "", "lr": s.lr}
+                 for s in c.stages]  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def prior_samples_figure(seed: int = 0) -> plt.Figure:
