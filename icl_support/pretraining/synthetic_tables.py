@@ -94,11 +94,25 @@ def _labels(gen: torch.Generator, props: Tensor, n_rows: int, n_train: int, bala
     return _labels_with_every_class(gen, props, n_rows, n_train)
 
 
+def _uniform(gen: torch.Generator):
+    """``u(lo, hi)``: one uniform float drawn from ``gen``."""
+    return lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))
+
+
+def _class_proportions(gen: torch.Generator, n_classes: int) -> Tensor:
+    """(C,) imbalanced class proportions: Dirichlet with a log-uniform concentration in [0.5, 20], every class kept
+    above about 2%. Draws from ``gen`` in a fixed order (a seeded table's labels depend on it)."""
+    gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
+    alpha = np.exp(_uniform(gen)(np.log(0.5), np.log(20.0)))
+    props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
+    return (props + 0.02) / (props + 0.02).sum()
+
+
 def _one_gaussian_mixture(
     gen: torch.Generator, n_rows: int, n_train: int, n_features: int, n_classes: int, balanced: bool = False
 ) -> tuple:
     """One table: X (n_rows, n_features) float32, y (n_rows,) int64 (see module docstring)."""
-    u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
+    u = _uniform(gen)
     latent = max(1, min(n_features, int(round(np.exp(u(0.0, np.log(min(n_features, 16) + 1)))))))
     separation = np.exp(u(np.log(0.6), np.log(4.0)))  # distance scale of class centres in latent sd units
     alpha = np.exp(u(np.log(0.5), np.log(20.0)))  # Dirichlet concentration: small = imbalanced
@@ -137,12 +151,8 @@ def _one_dense_mixture(
     columns together (snr in [1, 8]); within-class spread decays more slowly. 1-3 clusters per class,
     sometimes heavy-tailed noise, sometimes a random rotation; columns in spectrum order or shuffled.
     """
-    u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
-    gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
-    alpha = np.exp(u(np.log(0.5), np.log(20.0)))
-    props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
-    props = (props + 0.02) / (props + 0.02).sum()
-    y = _labels(gen, props, n_rows, n_train, balanced)
+    u = _uniform(gen)
+    y = _labels(gen, _class_proportions(gen, n_classes), n_rows, n_train, balanced)
 
     index = torch.arange(1, n_features + 1, dtype=torch.float32)
     decay = u(0.0, 1.5)
@@ -182,11 +192,8 @@ def _one_embedding_table(
     are the top ``n_features`` principal components fitted on the table's rows plus ``max(64, 2 x n_features)``
     more rows of the same task (the unlabelled pool a book's PCA is fitted on), in PCA order in 70% of the tables.
     """
-    u = lambda lo, hi: float(lo + (hi - lo) * torch.rand((), generator=gen))  # noqa: E731
-    gamma_rng = np.random.default_rng(int(torch.randint(0, 2**62, (), generator=gen)))
-    alpha = np.exp(u(np.log(0.5), np.log(20.0)))
-    props = torch.from_numpy(gamma_rng.dirichlet(np.full(n_classes, alpha))).float()
-    props = (props + 0.02) / (props + 0.02).sum()
+    u = _uniform(gen)
+    props = _class_proportions(gen, n_classes)
     y = _labels(gen, props, n_rows, n_train, balanced)
     n_fit = max(64, 2 * n_features)  # extra rows for the PCA fit only
     y_all = torch.cat([y, torch.multinomial(props, n_fit, replacement=True, generator=gen)])
