@@ -480,7 +480,7 @@ def test_later_rounds_continue_their_parents_with_equal_budgets():
 def test_bar_mean_averages_the_contexts_the_bar_judges():
     """The checkpoints' ranking number: the best ratio (of the two statistics) averaged over the contexts with a goal
     on every table; contexts without a goal (two rows per class) do not count."""
-    from icl_support.chapters.fewshot_report import bar_mean
+    from icl_support.evaluation.fewshot import bar_mean
 
     def s(ctx, pool, goal=True):
         return {"ratio_context": ctx, "ratio_pool": pool, **({"goal": 0.85} if goal else {})}

@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..evaluation.fewshot import BAR
+from ..evaluation.fewshot import BAR, bar_mean, best_ratio
 from ..evaluation.records import read_json
 
 CONTEXT_LABELS = {
@@ -43,19 +43,6 @@ def load_curves(results_dir: str | Path) -> dict:
     """``{run name: curve record}`` of every ``fewshot-curve-<name>.json``."""
     return {p.stem.removeprefix("fewshot-curve-"): read_json(p)
             for p in sorted(Path(results_dir).glob("fewshot-curve-*.json"))}  # fmt: skip
-
-
-def best_ratio(summary: dict) -> float:
-    """TabICL's accuracy over its peer's with the better of the two ``context_stats``."""
-    return max(summary["ratio_context"], summary["ratio_pool"])
-
-
-def bar_mean(rec: dict) -> float:
-    """The mean of a few-shot record's best ratios over the contexts the bar judges (those with a ``goal``: one row
-    per class, five per class, the class means) on every table it scored: one number to rank checkpoints by, stated
-    before the runs it ranks."""
-    ratios = [best_ratio(s) for part in rec["fewshot"].values() for s in part["summary"].values() if "goal" in s]
-    return float(sum(ratios) / len(ratios))
 
 
 def fewshot_table(records: dict) -> tuple[pd.DataFrame, dict]:

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..evaluation.fewshot import bar_mean, best_ratio
 from ..evaluation.records import BENCH_LABELS, STANDARDISED_NCM, read_json, read_record
 from ..model.weights import MINI_CHECKPOINT, SHIPPED_MINI
 
@@ -253,12 +254,11 @@ def recipes_section(results_dir: str | Path, benches: dict[str, dict]) -> tuple[
 def recipe_gains(fewshot: dict, recipes: pd.DataFrame, names=DIAGNOSIS_RECIPES) -> tuple[pd.DataFrame, dict]:
     """Which recipe moved what, per CPU hour: for each recipe of ``names`` whose few-shot record and its parent's are
     in ``fewshot`` (``{name: bench-fewshot record}``, the shipped ``mini`` under its recipe's name), the change of
-    the one-row ratio on digits pixels and of the bar mean (:func:`~icl_support.chapters.fewshot_report.bar_mean`)
+    the one-row ratio on digits pixels and of the bar mean (:func:`~icl_support.evaluation.fewshot.bar_mean`)
     over its parent's, and each per own CPU hour (``recipes``: :func:`recipes_table`). Parents are the recipes'
     own (:data:`~icl_support.pretraining.recipes.RECIPES`). Glued as ``gain_<recipe>_{one_row,bar_mean}[_per_hour]``.
     """
     from ..pretraining.recipes import RECIPES
-    from .fewshot_report import bar_mean, best_ratio
 
     hours = {name.split(" ")[0]: row["own CPU hours"] for name, row in recipes.iterrows()}
     rows, values = {}, {}

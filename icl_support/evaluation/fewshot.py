@@ -124,3 +124,16 @@ def summarise_fewshot(rows: list[dict]) -> dict:
             means["bar_met"] = bool(max(means["ratio_context"], means["ratio_pool"]) >= share)
         out[kind] = means
     return out
+
+
+def best_ratio(summary: dict) -> float:
+    """TabICL's accuracy over its peer's with the better of the two ``context_stats``."""
+    return max(summary["ratio_context"], summary["ratio_pool"])
+
+
+def bar_mean(rec: dict) -> float:
+    """The mean of a few-shot record's best ratios over the contexts the bar judges (those with a ``goal``: one row
+    per class, five per class, the class means) on every table it scored: one number to rank checkpoints by, stated
+    before the runs it ranks."""
+    ratios = [best_ratio(s) for part in rec["fewshot"].values() for s in part["summary"].values() if "goal" in s]
+    return float(sum(ratios) / len(ratios))
