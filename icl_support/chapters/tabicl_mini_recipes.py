@@ -90,6 +90,13 @@ def recipes_table(records: dict[str, str | Path] = RECIPE_RECORDS) -> pd.DataFra
     return pd.DataFrame(rows).T.rename_axis("recipe")
 
 
+def _whole_pool_entry(bench: dict) -> dict:
+    """The digits-embeddings entry of a ``benchmarks/tabicl_mini.py`` record at its largest pool fraction (the whole
+    pool as context): ``{evaluator: {mean, std} | float}``."""
+    by_fraction = bench["embeddings"]["by_fraction"]
+    return by_fraction[max(by_fraction, key=float)]
+
+
 def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_RECORDS) -> plt.Figure:
     """Every recipe's held-out evaluations against its CPU hours: the mean over the four tables (left) and the
     digits embeddings with the whole pool as context (right, where the run scored them), with the nearest class
@@ -98,8 +105,7 @@ def recipes_curves_figure(bench: dict, records: dict[str, str | Path] = RECIPE_R
     peers = [r for r in bench["tables"]["rows"] if r["requested"] == 0 and r["seed"] == 0]
     lines = {"mean": {ev: float(np.mean([r[ev] for r in peers])) for ev in ("nearest_mean", "logreg")}}
     if bench.get("embeddings"):  # a --quick benchmark has no embeddings part: no peer lines on the right
-        by_fraction = bench["embeddings"]["by_fraction"]
-        whole = by_fraction[max(by_fraction, key=float)]
+        whole = _whole_pool_entry(bench)
         lines["digits_embed"] = {ev: whole[ev]["mean"] for ev in ("nearest_mean", "logreg")}
     for ax, key, title in zip(
         axes, ("mean", "digits_embed"), ("four tables (mean)", "digits embeddings, whole pool"), strict=True
@@ -294,8 +300,7 @@ def whole_pool_values(benches: dict[str, dict]) -> dict:
 
     values = {}
     for name, rec in benches.items():
-        by_fraction = rec["embeddings"]["by_fraction"]
-        whole = by_fraction[max(by_fraction, key=float)]
+        whole = _whole_pool_entry(rec)
         slug = name.replace("-", "_")
         values |= {f"whole_{slug}_embed": mean(whole["tabicl"]),
                    f"whole_{slug}_tables": mean(rec["tables"]["summary"]["0"]["mean"]["tabicl"])}  # fmt: skip

@@ -93,12 +93,16 @@ def recorded_benchmark(results_dir: str | Path) -> tuple[pd.DataFrame, plt.Figur
     return table.round(3), fig, values
 
 
+def _most_accurate(rows: pd.DataFrame) -> pd.Series:
+    """The benchmark row (one context strategy) with the highest accuracy; the first such row on ties."""
+    return rows.loc[rows.accuracy.idxmax()]
+
+
 def _split_gap(rows: pd.DataFrame, values: dict, n_eval: int) -> dict:
     """The best split-mode context's accuracy minus the whole training set's, with its 95% interval: paired over the
     same test rows where the record holds each row's paired gap (``gap_vs_whole``), else two binomial intervals taken
     as independent (older records; conservative, wider than the paired one)."""
-    split = rows[rows.column_context == "pool"]
-    gap = split.loc[split.accuracy.idxmax()].get("gap_vs_whole") if "gap_vs_whole" in rows else None
+    gap = _most_accurate(rows[rows.column_context == "pool"]).get("gap_vs_whole") if "gap_vs_whole" in rows else None
     if isinstance(gap, dict) and gap.get("se"):
         text = Interval(gap["value"], gap["se"], gap["df"]).text()
         how = f"paired over the same {n_eval:,} test rows (Student's t, {gap['df']:.0f} degrees of freedom)"
@@ -121,7 +125,7 @@ def _split_values(rows: pd.DataFrame, bar: dict | None) -> dict:
     out = {"bench_has_split_timing": True}
     for key, group in (("split", split), ("split_retrieval", retrieval), ("plain_retrieval", plain_retrieval)):
         if len(group):
-            best = group.loc[group.accuracy.idxmax()]
+            best = _most_accurate(group)
             out |= {f"bench_{key}_best": best.method, f"bench_{key}_acc": float(best.accuracy),
                     f"bench_{key}_predict_speedup": float(best.predict_speedup),
                     f"bench_{key}_speedup": float(best.speedup)}  # fmt: skip
