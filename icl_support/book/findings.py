@@ -113,11 +113,14 @@ def _retrieval_lines(results_dir: Path, link: Callable[[str], str]) -> list[str]
     if ret is None:
         return []
     k = ret["ret_best_k"]
+    tabicl = (ret["ret_best_tabicl"], ret["ret_full_tabicl"])
+    beside = "above both" if ret["ret_full_logreg"] > max(tabicl) else "below both" if ret["ret_full_logreg"] < min(
+        tabicl) else "between the two"  # fmt: skip
     return [
         f"**New: retrieval contexts**: each test row reading its {k} nearest training rows of every class scores "
         f"{ret['ret_best_tabicl']:.3f}, against {ret['ret_full_tabicl']:.3f} for the whole 10,000-row pool, at "
         f"{ret[f'ret_k{k}_seconds']:.0f} s against {ret['ret_full_seconds']:.0f} s for 500 test rows; logistic "
-        f"regression on the whole pool, no TabICL, scores {ret['ret_full_logreg']:.3f}, above both ({SETTING} "
+        f"regression on the whole pool, no TabICL, scores {ret['ret_full_logreg']:.3f}, {beside} ({SETTING} "
         f"at 64 px, {ret['weights']}). Evidence: [chapter 5]({link('05_context_strategies')}); use it on your "
         f"data: [chapter 8]({link('08_use_it')})."
     ]

@@ -68,17 +68,15 @@ RECORDS = {
     "side_224": "cifar10-k1-side-224.json",  # one per class at the backbone's native 224 px, LGM 200 steps, K = 2
     "budget_64": "cifar10-k1-budget-64.json",  # side_64's contexts with LGM at 1,000 steps, K = 8: judges the order
 }
-# the same settings run again with other TabICL weights (the shipped mini since mini-w64-fs2): read where recorded
-UPDATED_RECORDS = {"one_per_class": "cifar10-k1-mini-w64-fs2.json", "context": "cifar10-ch1-mini-w64-fs2.json"}
 PAPER = "python -m icl_support.book.run_notebook nbs/{nb}.ipynb executed/{nb}.ipynb -p profile paper"
 BAR = f"{ADEQUACY_BAR:.2f}"  # the learner gate, as the prose writes it
 COLUMNS = ("key", "claim", "write-up", "this build", "verdict", "reason", "why", "caveats", "test it on a GPU")
 
 
 def load_records(results_dir: str | Path = "results") -> dict[str, dict]:
-    """``{name: recorded JSON}`` for :data:`RECORDS` (the :data:`UPDATED_RECORDS` file where it exists: the same run
-    with the shipped TabICL-mini); a missing file is left out (its claims say so)."""
-    return read_records(RECORDS, results_dir, UPDATED_RECORDS)
+    """``{name: recorded JSON}`` for :data:`RECORDS`, each made with the shipped TabICL-mini (records made with
+    earlier checkpoints are chapter 0's comparisons, not read here); a missing file is left out (its claims say so)."""
+    return read_records(RECORDS, results_dir)
 
 
 def _row(key, claim, writeup, measured, verdict, why, command, reason="", caveats="") -> dict:

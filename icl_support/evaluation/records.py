@@ -111,12 +111,11 @@ def read_record(results_dir: str | Path, name: str) -> dict | None:
     return read_json(Path(results_dir) / name)
 
 
-def read_records(files: dict[str, str], results_dir: str | Path = "results", newer: dict | None = None) -> dict:
-    """``{name: recorded JSON}`` for ``files`` (``{name: file}``), taking ``newer[name]`` instead where that file
-    exists (the same run made again, e.g. with the shipped TabICL-mini); missing files are left out."""
+def read_records(files: dict[str, str], results_dir: str | Path = "results") -> dict:
+    """``{name: recorded JSON}`` for ``files`` (``{name: file}``); missing files are left out."""
     out = {}
     for name, file in files.items():
-        rec = read_record(results_dir, (newer or {}).get(name, file)) or read_record(results_dir, file)
+        rec = read_record(results_dir, file)
         if rec is not None:
             out[name] = rec
     return out
