@@ -183,7 +183,10 @@ def confounds_table(records: dict, results_dir: str | Path = "results") -> pd.Da
                  "DINOv2's weights cannot be downloaded here")]  # fmt: skip
     sides = _side_rows(records) + _lgm_rows_rows(records)
     rows += sides or [_row("images at 64 px instead of 224 px", "not recorded here", "")]
-    mini = "chapter 0: TabICL-mini reads one row per class well below 1-NN; the released one is unmeasured"
+    mini = (
+        "chapter 0: TabICL-mini reads one row per class below 1-NN (it measures how far); the released one is "
+        "unmeasured"
+    )
     rows.append(_row("TabICL-mini instead of the released TabICL", "not measured (offline)", mini))
     rows += _statistics_rows(records) + _proxy_rows(records, results_dir)
     rows += _budget_rows(records)
