@@ -1,6 +1,7 @@
 """The claims page: verdicts follow their stated rules (evaluation/verdicts.py) from the recorded numbers, TabICL
 verdicts are gated by the learner's adequacy, and missing records say so."""
 
+import copy
 from pathlib import Path
 
 import numpy as np__
@@ -269,6 +270,17 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     )
     side_row = confounds[confounds["measured in"].str.contains("side-224")].iloc[0]
     assert "nearest class mean -0.100 at 64 px, +0.100 at 224 px" in side_row["effect"]
+    assert "TabICL +0.000 at 64 px, +0.000 at 224 px" in side_row["effect"]
+    # the twins made with different TabICL checkpoints: TabICL's gaps are not set side by side, the peers' still are
+    other = copy.deepcopy(sides["224"])
+    other["provenance"]["tabicl_checkpoint_sha256"] = "0" * 64
+    mixed = claims_evidence.confounds_table({"side_64": sides["64"], "side_224": other}, results_dir="/nonexistent")
+    effect = mixed[mixed["measured in"].str.contains("side-224")].iloc[0]["effect"]
+    assert "TabICL left out: the records were made with different TabICL weights" in effect
+    other["provenance"]["tabicl_weights"] = "mini-w64"
+    mixed_means, _ = image_side.side_table({"64": sides["64"], "224": other})
+    assert mixed_means.columns[1][0] == "TabICL (64 px: TabICL-mini; 224 px: TabICL (mini-w64 weights))"
+    assert "nearest class mean -0.100 at 64 px, +0.100 at 224 px" in effect and "TabICL +0.000" not in effect
 
 
 def test_image_side_placeholders_cover_every_value_the_page_reads():

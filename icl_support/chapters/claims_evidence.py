@@ -22,6 +22,8 @@ from ..evaluation.records import (
     evaluator_labels,
     k1_results,
     read_record,
+    record_checkpoint_sha256,
+    record_weights,
     weights_name,
 )
 
@@ -204,11 +206,15 @@ GAP_EVALUATORS = (("nearest_mean", "nearest class mean"), ("linear_probe", "line
 def _synthetic_gaps(pair: dict[str, dict], against: tuple[str, ...]) -> list[str]:
     """For each of :data:`GAP_EVALUATORS` recorded in every record of ``pair`` (``{label: one-per-class record}``):
     the synthetic images (pixel LGM) minus each context of ``against``, per record, e.g. ``"nearest class mean
-    -0.257 at 64 px, -0.137 at 224 px"`` (several ``against`` joined by " / ")."""
+    -0.257 at 64 px, -0.137 at 224 px"`` (several ``against`` joined by " / "). TabICL's gaps are compared across
+    records only when one checkpoint made them all (weights and sha256); otherwise the line says it is left out."""
     k1 = {label: k1_results(rec) for label, rec in pair.items()}
+    one_learner = len({(record_weights(r), record_checkpoint_sha256(r)) for r in pair.values()}) == 1
     lines = []
     for ev, name in GAP_EVALUATORS:
-        if all(ev in res[n] for res in k1.values() for n in ("pixel_lgm", *against)):
+        if ev == "tabicl" and not one_learner:
+            lines.append(f"{name} left out: the records were made with different TabICL weights")
+        elif all(ev in res[n] for res in k1.values() for n in ("pixel_lgm", *against)):
             per = [
                 " / ".join(_gap(res["pixel_lgm"][ev]["mean"], res[n][ev]["mean"]) for n in against) + f" at {label}"
                 for label, res in k1.items()

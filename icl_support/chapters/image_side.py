@@ -59,12 +59,15 @@ SHOWN = ("tabicl", "nearest_mean", "linear_probe")  # the table's evaluators; ev
 def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dict]:
     """Mean accuracy (one context per class) per context (rows) and evaluator at each side: columns
     ``(evaluator, "<side> px")`` for the ``shown`` evaluators, after ``("contexts", "")`` (draws or distillations,
-    the same at both sides). Glue values ``side<side>_<context>_<evaluator>`` for every evaluator (``@1`` written
-    ``_a1``), ``side<side>_weights`` and ``side<side>_hours`` (the run's wall time)."""
+    the same at both sides); TabICL's column is named by its weights, each side's where they differ. Glue values
+    ``side<side>_<context>_<evaluator>`` for every evaluator (``@1`` written ``_a1``), ``side<side>_weights`` and
+    ``side<side>_hours`` (the run's wall time)."""
     rows: dict[str, dict] = {}
     values: dict = {}
-    first = next(iter(records.values()))
-    labels = {**EVALUATORS, "tabicl": recorded_name(first["provenance"])}  # TabICL's column names its weights
+    names = {side: recorded_name(rec["provenance"]) for side, rec in records.items()}
+    tabicl = next(iter(names.values())) if len(set(names.values())) == 1 else (  # TabICL's column names its weights
+        "TabICL (" + "; ".join(f"{column(side)}: {name}" for side, name in names.items()) + ")")  # fmt: skip
+    labels = {**EVALUATORS, "tabicl": tabicl}
     labels["tabicl_pool"] = f"{labels['tabicl']}, pool statistics"
     for side, rec in records.items():
         res = k1_results(rec)
