@@ -162,7 +162,6 @@ PENDING_RERECORD: set[str] = {
     "cifar10-class-count.json",
     "cifar10-k1-side-224.json",
     "cifar10-proxy.json",
-    "cifar10-shift.json",
 }
 
 
