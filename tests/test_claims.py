@@ -254,8 +254,10 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
         abs(values["side64_gap_nearest_mean"] + 0.10) < 1e-12 and abs(values["side224_gap_nearest_mean"] - 0.10) < 1e-12
     )
     assert rules.loc["nearest class mean", "224 px"] == "holds here"
+    sides["224"]["results"]["pixel_lgm"]["1"]["build_seconds"] = {"mean": 1800.0, "std": 0.0, "n": 3}
     means, mvalues = image_side.side_table(sides)
     assert means.loc["pixel LGM image", ("nearest class mean", "224 px")] == 0.5 and mvalues["side224_hours"] == 2.0
+    assert mvalues["side224_lgm_hours"] == 1.5 and mvalues["side64_lgm_hours"] == 0.0  # the images' own CPU time
     # TabICL's column names the weights the records were made with
     assert list(means.columns[:3]) == [("contexts", ""), ("TabICL-mini", "64 px"), ("TabICL-mini", "224 px")]
     assert mvalues["side64_pixel_lgm_logreg"] == 0.30  # glued for every evaluator, shown for three
@@ -264,6 +266,9 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     ordering = row(table, "synthetic > centroid")
     assert ordering["verdict"] == "holds here" and cvalues["claim_k1_side"] == 224
     assert cvalues["claim_k1_twin_verdict"] == "fails here"
+    assert cvalues["claim_k1_learner_text"].startswith("below the gate")  # adequacy 0.3: the page says so
+    able = _side_record(tabicl=(0.5, 0.5, 0.5), one_nn=0.5, ncm=(0.50, 0.40, 0.25), side=224)
+    assert claims_table({"side_224": able})[1]["claim_k1_learner_text"].startswith("at or above the gate")
     assert "64 px, LGM 200 steps with K = 2, 3 distillations: fails here" in ordering["this build"]
     confounds = claims_evidence.confounds_table(
         {"side_64": sides["64"], "side_224": sides["224"]}, results_dir="/nonexistent"
@@ -277,6 +282,9 @@ def test_image_sides_are_judged_each_by_the_claims_rule_and_224_px_judges_the_cl
     mixed = claims_evidence.confounds_table({"side_64": sides["64"], "side_224": other}, results_dir="/nonexistent")
     effect = mixed[mixed["measured in"].str.contains("side-224")].iloc[0]["effect"]
     assert "TabICL left out: the records were made with different TabICL weights" in effect
+    same_name, _ = image_side.side_table({"64": sides["64"], "224": other})  # one name, another checkpoint
+    assert same_name.columns[1][0].startswith("TabICL (64 px: TabICL-mini, sha256 ")
+    assert "; 224 px: TabICL-mini, sha256 00000000)" in same_name.columns[1][0]
     other["provenance"]["tabicl_weights"] = "mini-w64"
     mixed_means, _ = image_side.side_table({"64": sides["64"], "224": other})
     assert mixed_means.columns[1][0] == "TabICL (64 px: TabICL-mini; 224 px: TabICL (mini-w64 weights))"

@@ -117,7 +117,7 @@ def test_chapter0_smoke(executed):
     assert float(g["shipped_w64_tables_all"]) == pytest.approx(w64_bench["tables"]["summary"]["0"]["mean"]["tabicl"])
     assert 0 <= int(g["shipped_w64_ahead"]) <= int(g["shipped_measures"]) == 11
     # each CIFAR-10 record named by the weights it was made with (records/weights_name): the first one-per-class
-    # record was re-made with the shipped mini, chapter 1's still names mini-v1
+    # and chapter 1 records were re-made with the shipped mini (both now name TabICL-mini)
     rest = "TabICL-mini-w64, TabICL (tabicl-mini-w64-fs), TabICL-mini-w64-fs2"  # the tried recipe by file, then fs2
     k1_first = weights_name(json.loads(Path("results/cifar10-k1-mini.json").read_text()))
     ch1_first = weights_name(json.loads(Path("results/cifar10-ch1-local.json").read_text()))

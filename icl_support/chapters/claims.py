@@ -230,6 +230,10 @@ def _ordering(rec: dict) -> tuple[str, str, dict, object]:
     labels = {**evaluator_labels(rec), "linear_probe": "LGM's linear probe"}
     judged = judge_ordering(res, ORDER, synthetic=("pixel_lgm",), reference="random", n_test=record_n_test(rec))
     values, parts = {"claim_k1_adequacy": judged.adequacy["tabicl"]}, []
+    values["claim_k1_learner_text"] = (  # the sentence the page reads after the adequacy, chosen by the gate
+        "at or above the gate, so its verdict counts beside the peers'" if judged.adequacy["tabicl"] >= ADEQUACY_BAR
+        else "below the gate, so its column tells least about the contexts"
+    )  # fmt: skip
     for ev, verdict in judged.verdicts.items():
         est = judged.estimates[ev]
         numbers = ", ".join(f"{ORDER_LABEL[n]} {est[n].mean:.3f}" for n in ORDER)
@@ -549,6 +553,8 @@ def claims_table(records: dict[str, dict]) -> tuple[pd.DataFrame, dict]:
     )
     values.setdefault("claim_k1_split_verdict", "not recorded")
     values.setdefault("claim_k1_adequacy_split", float("nan"))
+    values.setdefault("claim_k1_adequacy", float("nan"))
+    values.setdefault("claim_k1_learner_text", "not recorded")
     orders = {values.get(f"claim_k1_order_{ev}") for ev in ORDER_EVALUATORS}
     values["claim_k1_verdict_text"] = values.get("claim_k1_rule_verdict", NOT_TESTABLE)
     values["claim_k1_peers_text"] = "the same order" if len(orders) == 1 else "a different order"

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evaluation.records import k1_results, record_n_test, wall_seconds
+from ..evaluation.records import (
+    k1_results,
+    lgm_build_seconds,
+    record_checkpoint_sha256,
+    record_n_test,
+    record_weights,
+    wall_seconds,
+)
 from ..evaluation.verdicts import judge_ordering
 from ..model.weights import recorded_name
 
@@ -56,23 +63,34 @@ PEERS = ("nearest_mean", "logreg", "linear_probe")
 SHOWN = ("tabicl", "nearest_mean", "linear_probe")  # the table's evaluators; every evaluator is glued
 
 
+def _tabicl_label(records: dict[str, dict]) -> str:
+    """TabICL's column name: its weights when one checkpoint made every record (weights and sha256), else each
+    side's (with the checkpoint's sha256 prefix where only that differs)."""
+    ids = {side: (record_weights(rec), record_checkpoint_sha256(rec)) for side, rec in records.items()}
+    names = {side: recorded_name(rec["provenance"]) for side, rec in records.items()}
+    if len(set(ids.values())) == 1:
+        return next(iter(names.values()))
+    if len(set(names.values())) == 1:
+        names = {side: f"{name}, sha256 {(ids[side][1] or 'unrecorded')[:8]}" for side, name in names.items()}
+    return "TabICL (" + "; ".join(f"{column(side)}: {name}" for side, name in names.items()) + ")"
+
+
 def side_table(records: dict[str, dict], shown=SHOWN) -> tuple[pd.DataFrame, dict]:
     """Mean accuracy (one context per class) per context (rows) and evaluator at each side: columns
     ``(evaluator, "<side> px")`` for the ``shown`` evaluators, after ``("contexts", "")`` (draws or distillations,
     the same at both sides); TabICL's column is named by its weights, each side's where they differ. Glue values
-    ``side<side>_<context>_<evaluator>`` for every evaluator (``@1`` written ``_a1``), ``side<side>_weights`` and
-    ``side<side>_hours`` (the run's wall time)."""
+    ``side<side>_<context>_<evaluator>`` for every evaluator (``@1`` written ``_a1``), ``side<side>_weights``,
+    ``side<side>_hours`` (the run's wall time) and ``side<side>_lgm_hours`` (its LGM images' own CPU time, paid once
+    when they were distilled: :func:`~icl_support.evaluation.records.lgm_build_seconds`)."""
     rows: dict[str, dict] = {}
     values: dict = {}
-    names = {side: recorded_name(rec["provenance"]) for side, rec in records.items()}
-    tabicl = next(iter(names.values())) if len(set(names.values())) == 1 else (  # TabICL's column names its weights
-        "TabICL (" + "; ".join(f"{column(side)}: {name}" for side, name in names.items()) + ")")  # fmt: skip
-    labels = {**EVALUATORS, "tabicl": tabicl}
+    labels = {**EVALUATORS, "tabicl": _tabicl_label(records)}
     labels["tabicl_pool"] = f"{labels['tabicl']}, pool statistics"
     for side, rec in records.items():
         res = k1_results(rec)
         values[f"side{side}_weights"] = recorded_name(rec["provenance"])
         values[f"side{side}_hours"] = wall_seconds(rec) / 3600
+        values[f"side{side}_lgm_hours"] = lgm_build_seconds(rec) / 3600
         for name in CONTEXTS:
             if name not in res:
                 continue
@@ -138,7 +156,7 @@ def not_recorded() -> dict:
     values = {}
     for side in BUDGET_RECORDS:
         values[f"side{side}_weights"] = values[f"side{side}_verdict"] = values[f"side{side}_gate"] = "not recorded"
-        for name in ("hours", "adequacy", "gap_nearest_mean", "gap_linear_probe", "gap_tabicl"):
+        for name in ("hours", "lgm_hours", "adequacy", "gap_nearest_mean", "gap_linear_probe", "gap_tabicl"):
             values[f"side{side}_{name}"] = float("nan")
     values["side224_k8_hours"] = float("nan")
     return values

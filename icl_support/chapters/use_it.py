@@ -62,7 +62,7 @@ def recorded_benchmark(results_dir: str | Path) -> tuple[pd.DataFrame, plt.Figur
     ax.set_title(f"CIFAR-10, {rec['n_train']:,} training rows, {rec['weights']['label']}", fontsize=9)
     full = rows[rows.strategy == "full"].iloc[0]
     compressed = rows[~rows.strategy.isin(NOT_COMPRESSED)]
-    best = compressed.loc[compressed.accuracy.idxmax()]
+    best = _most_accurate(compressed)
     faster = compressed[compressed.seconds < full.seconds]
     values = {
         "bench_n_train": int(rec["n_train"]),

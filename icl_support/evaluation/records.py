@@ -144,6 +144,20 @@ def wall_seconds(rec: dict) -> float:
     return float(prov.get("wall_time_total_s", prov.get("wall_time_s", prov.get("wall_s", float("nan")))))
 
 
+def lgm_build_seconds(rec: dict, k: str = "1") -> float:
+    """CPU seconds a one-per-class record's pixel-LGM images took to distil (plain and anchored kinds, every
+    distillation: the recorded build seconds' mean times their count at ``k`` per class). They are the images' own
+    cost, recorded when they were distilled; a record made again from cached images does not pay them again, so its
+    wall time (:func:`wall_seconds`) can be far less. 0.0 when the record holds no LGM build seconds at ``k`` (no LGM
+    images, or results shaped otherwise, e.g. by corruption or by class subset)."""
+    total = 0.0
+    for name, by_k in rec.get("results", {}).items():
+        build = by_k.get(k, {}).get("build_seconds") if name.startswith("pixel_lgm") else None
+        if build:
+            total += build["mean"] * build["n"]
+    return total
+
+
 def lgm_budget(rec: dict) -> dict:
     """The LGM budget a record's synthetic images were distilled at: ``steps``, ``augs`` (K), ``distillations``,
     ``side`` (the side the backbone saw), from its settings."""
