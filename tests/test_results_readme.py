@@ -159,7 +159,6 @@ def test_page_records_are_every_record_the_pages_name():
 # Records a page reads that are not yet made with the shipped `mini` (results/README.md lists them with the weights
 # that made them; `python -m icl_support.evaluation.rerecord --run` makes them). Shrink it as they are re-made.
 PENDING_RERECORD: set[str] = {
-    "cifar10-k1-side-224.json",
     "cifar10-proxy.json",
 }
 
