@@ -18,12 +18,11 @@ import pandas as pd
 from ..evaluation.records import (
     ORDER_EVALUATORS,
     SYNTHETIC_KINDS,
+    checkpoint_identity,
     class_count_benefit,
     evaluator_labels,
     k1_results,
     read_record,
-    record_checkpoint_sha256,
-    record_weights,
     weights_name,
 )
 
@@ -209,7 +208,7 @@ def _synthetic_gaps(pair: dict[str, dict], against: tuple[str, ...]) -> list[str
     -0.257 at 64 px, -0.137 at 224 px"`` (several ``against`` joined by " / "). TabICL's gaps are compared across
     records only when one checkpoint made them all (weights and sha256); otherwise the line says it is left out."""
     k1 = {label: k1_results(rec) for label, rec in pair.items()}
-    one_learner = len({(record_weights(r), record_checkpoint_sha256(r)) for r in pair.values()}) == 1
+    one_learner = len({checkpoint_identity(r) for r in pair.values()}) == 1
     lines = []
     for ev, name in GAP_EVALUATORS:
         if ev == "tabicl" and not one_learner:

@@ -18,14 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evaluation.records import (
-    k1_results,
-    lgm_build_seconds,
-    record_checkpoint_sha256,
-    record_n_test,
-    record_weights,
-    wall_seconds,
-)
+from ..evaluation.records import checkpoint_identity, k1_results, lgm_build_seconds, record_n_test, wall_seconds
 from ..evaluation.verdicts import judge_ordering
 from ..model.weights import recorded_name
 
@@ -66,7 +59,7 @@ SHOWN = ("tabicl", "nearest_mean", "linear_probe")  # the table's evaluators; ev
 def _tabicl_label(records: dict[str, dict]) -> str:
     """TabICL's column name: its weights when one checkpoint made every record (weights and sha256), else each
     side's (with the checkpoint's sha256 prefix where only that differs)."""
-    ids = {side: (record_weights(rec), record_checkpoint_sha256(rec)) for side, rec in records.items()}
+    ids = {side: checkpoint_identity(rec) for side, rec in records.items()}
     names = {side: recorded_name(rec["provenance"]) for side, rec in records.items()}
     if len(set(ids.values())) == 1:
         return next(iter(names.values()))

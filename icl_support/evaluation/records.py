@@ -144,6 +144,12 @@ def wall_seconds(rec: dict) -> float:
     return float(prov.get("wall_time_total_s", prov.get("wall_time_s", prov.get("wall_s", float("nan")))))
 
 
+def checkpoint_identity(rec: dict) -> tuple[str, str | None]:
+    """What tells two records' TabICL apart: its weights in one word and the checkpoint's sha256 (``None`` where
+    unrecorded). Records with equal identities were made with one checkpoint."""
+    return record_weights(rec), record_checkpoint_sha256(rec)
+
+
 def lgm_build_seconds(rec: dict, k: str = "1") -> float:
     """CPU seconds a one-per-class record's pixel-LGM images took to distil (plain and anchored kinds, every
     distillation: the recorded build seconds' mean times their count at ``k`` per class). They are the images' own
