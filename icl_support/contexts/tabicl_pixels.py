@@ -16,6 +16,7 @@ frozen. A run checkpoints to ``work_dir`` every ``checkpoint_every`` steps and r
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -134,15 +135,14 @@ def tabicl_pixel_images(run, data, pca, config: TabICLPixelConfig, progress: boo
 
     Keyed by the config, the pool and test images, the TabICL checkpoint and the PCA. Keys: ``images``,
     ``labels``, ``losses``, ``seconds_per_step``."""
-    import hashlib
-
-    from ..core.cache import key_digest, load_or_none, save_arrays
+    from ..core.cache import file_sha256, key_digest, load_or_none, save_arrays
     from ..model.torch_path import TorchTabICL
     from .selection import centroid
 
     weights = run.weights
+    # Both digests are sha256 of raw bytes (first 16 hex), the keys of the cache entries already written.
     pca_digest = hashlib.sha256(np.asarray(pca.components_).tobytes()).hexdigest()[:16] if pca is not None else ""
-    checkpoint = hashlib.sha256(Path(weights.path).read_bytes()).hexdigest()[:16] if weights.path else weights.kind
+    checkpoint = file_sha256(weights.path, missing_ok=False)[:16] if weights.path else weights.kind
     key = {**config_key(config), **data.key, "tabicl": checkpoint, "pca": pca_digest}
     path = run.settings.cache_path / "lgm" / f"tabicl-pixels-{run.settings.dataset}-{key_digest(key)}.npz"
     hit = load_or_none(path, key)
