@@ -18,6 +18,9 @@ def test_render_lists_every_record_and_marks_random_weights(tmp_path):
     assert "| `a.json` | what a wrote | **RANDOM WEIGHTS** | 2026-01-02, `abc1234` | 12 |" in text
     assert "`b.json` | `python -m benchmarks.x` (`--quick`: measures nothing)" in text
     assert main(["--results", str(tmp_path), "--check"]) == 1  # no README there yet
+    (tmp_path / "c.json").write_text(json.dumps({"device": "cpu", "stand_ins": {}, "chapters": {}}))  # a rehearsal
+    assert "| `c.json` | `make rehearse`: every chapter in the paper profile, sizes shrunk, offline stand-ins | " \
+        "**RANDOM WEIGHTS** | not recorded |  |" in render(tmp_path)  # fmt: skip
     assert main(["--results", str(tmp_path)]) == 0 and main(["--results", str(tmp_path), "--check"]) == 0
 
 
@@ -156,19 +159,10 @@ def test_page_records_are_every_record_the_pages_name():
     assert all(f"- `{name}`: {w}" in readme for name, w in stale.items())
 
 
-# Records a page reads that are not yet made with the shipped `mini` (results/README.md lists them with the weights
-# that made them; `python -m icl_support.evaluation.rerecord --run` makes them). Shrink it as they are re-made.
-PENDING_RERECORD: set[str] = {
-    "cifar10-proxy.json",
-}
-
-
 def test_every_page_record_comes_from_the_shipped_mini():
-    """A record a page reads (chapter 0's comparisons aside) is made with the shipped TabICL-mini checkpoint, or it is
-    one of the named pending records; a pending record that has been re-made must leave the list."""
+    """Every record a page reads (chapter 0's comparisons aside) is made with the shipped TabICL-mini checkpoint: a
+    checkpoint that ships as `mini` means re-making them (`python -m icl_support.evaluation.rerecord --run`)."""
     from icl_support.evaluation.records import stale_page_records
 
     stale = stale_page_records("results")
-    assert set(stale) - PENDING_RERECORD == set(), f"records made with other TabICL-mini weights: {stale}"
-    done = PENDING_RERECORD - set(stale)
-    assert done == set(), f"re-made, take them off PENDING_RERECORD: {done}"
+    assert stale == {}, f"records made with other TabICL-mini weights (re-make them): {stale}"

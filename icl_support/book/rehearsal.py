@@ -220,7 +220,11 @@ def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict
     built = {"hub": build_hf_cache(work / "hub"), "cifar10": str(build_cifar10(jpg, work / "cache" / "data")),
              "imagenette": str(build_imagenette(jpg, work / "cache" / "data")),
              "cifar100": str(build_cifar100(jpg, work / "cache" / "data"))}  # fmt: skip
-    report = {"device": device, "stand_ins": built, "chapters": {}}
+    from ..evaluation.provenance import environment
+
+    command = "python -m icl_support.book.rehearsal"
+    provenance = {**environment(), "tabicl_weights": "random", "command": command}  # stand-ins: random weights
+    report = {"device": device, "stand_ins": built, "chapters": {}, "provenance": provenance}
     for chapter in chapters:
         start = time.perf_counter()
         try:
@@ -341,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         report["resume"] = resume = rehearse_resume(args.work, report["device"])
         print(f"resume after kill: {'ok' if resume['ok'] else 'FAILED'} {resume}", flush=True)
+    report["provenance"]["wall_time_s"] = sum(e["seconds"] for e in report["chapters"].values())
     if args.out:
         write_json(args.out, report)  # a record like any other: strict JSON, no machine's paths
     failed = [c for c, e in report["chapters"].items() if not e["ok"]]

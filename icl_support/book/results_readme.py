@@ -57,6 +57,8 @@ def _what(path: Path, rec: dict) -> str:
     if command:
         command = command.replace(str(Path(__file__).resolve().parents[2]) + "/", "").replace("/work/main/", "")
         return f"`{command}`".replace("|", "/")
+    if "stand_ins" in rec and "chapters" in rec:  # icl_support/book/rehearsal.py's report
+        return "`make rehearse`: every chapter in the paper profile, sizes shrunk, offline stand-ins"
     return rec.get("benchmark", "")
 
 
@@ -65,6 +67,8 @@ def _weights(rec: dict) -> str:
     TabICL-mini-v1 and ``tabicl-mini-v1.ckpt``, whatever label they carried when written)."""
     prov = rec.get("provenance", {})
     weights = rec.get("weights")
+    if "stand_ins" in rec:  # the rehearsal's stand-in hub holds seeded random DINOv2 and TabICL weights
+        return "**RANDOM WEIGHTS**"
     if isinstance(weights, dict):
         label = weights.get("label") or weights.get("kind", "")
         return "**RANDOM WEIGHTS**" if weights.get("kind") == "random" else label
@@ -85,6 +89,8 @@ def _weights(rec: dict) -> str:
 
 def _recorded(rec: dict) -> str:
     prov = rec.get("provenance", {})
+    if not prov:
+        return "not recorded"
     date = str(prov.get("date_utc", "?"))[:10]
     commit = str(prov.get("git_commit", "?"))
     return f"{date}, `{commit[:7]}{'+dirty' if commit.endswith('+dirty') else ''}`"
