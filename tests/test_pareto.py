@@ -14,6 +14,7 @@ from icl_support.chapters.pareto import (
 )
 from icl_support.chapters.pareto import (
     distillation_gap,
+    distillation_gap_table,
     front,
     long_table,
     pareto_front,
@@ -102,6 +103,18 @@ def test_explorer_images(tiny):
         context_images(run, data, "kcenter", "1", 0)
     assert gallery(run, data, "1").axes
     assert "tabicl (RANDOM WEIGHTS: chance)" in describe(run, data, "herding", "1", 0)
+
+
+def test_distillation_gap_table_reads_pixel_minus_embedding():
+    cell = lambda m, sec=None: {"mean": m, "std": 0.0, "n": 1} if sec is None else {"mean": sec}  # noqa: E731
+    both = {ev: None for ev in ("logreg", "nearest_mean", "one_nn")}
+    res = {"pixel_lgm": {"1": {"build_seconds": cell(0, 120.04), **{ev: cell(0.4) for ev in both}}},
+           "row_lgm": {"1": {"build_seconds": cell(0, 2.0), **{ev: cell(0.25) for ev in both}}, "2": {}}}  # fmt: skip
+    table = distillation_gap_table(res)
+    assert table.index.tolist() == ["1"] and table.index.name == "k"  # k = 2 has no pixel LGM
+    assert table.loc["1", ("build seconds", "pixel")] == 120.0 and table.loc["1", ("nearest mean", "gap")] == 0.15
+    assert ("1-NN", "gap") not in table and distillation_gap_table(res, ("one_nn",)).loc["1", ("1-NN", "gap")] == 0.15
+    assert distillation_gap_table({"row_lgm": res["row_lgm"]}).empty
 
 
 def test_pareto_front():
