@@ -208,6 +208,13 @@ def tabicl_width_section(tab: dict) -> tuple[plt.Figure, pd.DataFrame]:
     return fig, table
 
 
+GOAL_COLUMNS = {"speedup_per_query_fit_once": "speed-up per query (fit once)",
+                "speedup_single_query": "speed-up, fit + one query",
+                "worst_peer_accuracy_cost_points": "worst peer's accuracy cost (points)",
+                "accuracy_ok": "cost under the goal", "met_per_query": "goal met per query",
+                "met_single_query": "goal met, fit + one query"}  # fmt: skip
+
+
 def tabicl_goal_numbers(tab: dict, sweep: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """The goal table (per PCA width) and the numbers the TabICL section glues."""
     full, goal, at = str(tab["data"]["full_width"]), tab["goal"], tab["at_goal_n"]
@@ -242,7 +249,8 @@ def tabicl_goal_numbers(tab: dict, sweep: pd.DataFrame) -> tuple[pd.DataFrame, d
         "tab_acc_logreg_full": peer_acc_full.get("logreg", float("nan")), "tab_label": tab["tabicl_label"],
         "tab_dims_text": "/".join(dims), "tab_peer_ok": ok_text,
     }  # fmt: skip
-    return pd.DataFrame(by_dim).T.rename_axis("PCA width"), values
+    table = pd.DataFrame(by_dim).T.infer_objects().rename(columns=GOAL_COLUMNS).rename_axis("PCA width")
+    return table.round(2), values
 
 
 def provenance_table(bench: dict) -> pd.DataFrame:
@@ -253,6 +261,6 @@ def provenance_table(bench: dict) -> pd.DataFrame:
         p, m = b["provenance"], b["provenance"]["machine"]
         rows.append({"benchmark": name, "git commit": commit(p["git_commit"]), "date (UTC)": p["date_utc"],
                      "torch": p["torch"], "cpu": m["cpu"], "cores": m["cpu_count"], "threads": m["torch_threads"],
-                     "load 1 min": (m["load_average_1_5_15"] or [np.nan])[0], "wall s": p["wall_s"],
+                     "load 1 min": round((m["load_average_1_5_15"] or [np.nan])[0], 2), "wall s": round(p["wall_s"]),
                      "command": p["command"]})  # fmt: skip
     return pd.DataFrame(rows).set_index("benchmark")
