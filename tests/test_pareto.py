@@ -115,6 +115,9 @@ def test_distillation_gap_table_reads_pixel_minus_embedding():
     assert table.loc["1", ("build seconds", "pixel")] == 120.0 and table.loc["1", ("nearest mean", "gap")] == 0.15
     assert ("1-NN", "gap") not in table and distillation_gap_table(res, ("one_nn",)).loc["1", ("1-NN", "gap")] == 0.15
     assert distillation_gap_table({"row_lgm": res["row_lgm"]}).empty
+    res["pixel_lgm"]["1"]["logreg"], res["row_lgm"]["1"]["logreg"] = cell(0.1755), cell(0.3855)  # shown 0.175, 0.386
+    shown = distillation_gap_table(res).loc["1", "logistic regression"]
+    assert shown.tolist() == [0.175, 0.386, -0.211]  # the gap of the numbers shown (the raw gap, -0.210, would not)
 
 
 def test_pareto_front():

@@ -21,6 +21,10 @@ def test_render_lists_every_record_and_marks_random_weights(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"device": "cpu", "stand_ins": {}, "chapters": {}}))  # a rehearsal
     assert "| `c.json` | `make rehearse`: every chapter in the paper profile, sizes shrunk, offline stand-ins | " \
         "**RANDOM WEIGHTS** | not recorded |  |" in render(tmp_path)  # fmt: skip
+    prov = {"command": "python -m icl_support.book.rehearsal", "wall_time_s": 99.6, "date_utc": "2026-02-03"}
+    (tmp_path / "c.json").write_text(json.dumps({"stand_ins": {}, "chapters": {}, "provenance": prov}))
+    assert "| `c.json` | `make rehearse`: every chapter" in render(tmp_path)  # described as what it is, with a command
+    assert "**RANDOM WEIGHTS** | 2026-02-03, `?` | 100 |" in render(tmp_path)
     assert main(["--results", str(tmp_path)]) == 0 and main(["--results", str(tmp_path), "--check"]) == 0
 
 

@@ -53,12 +53,12 @@ def _what(path: Path, rec: dict) -> str:
         if comments:
             return comments[0].replace("|", "/")
         return f"parameters `{yaml.name}`"
+    if "stand_ins" in rec and "chapters" in rec:  # icl_support/book/rehearsal.py's report
+        return "`make rehearse`: every chapter in the paper profile, sizes shrunk, offline stand-ins"
     command = rec.get("provenance", {}).get("command")
     if command:
         command = command.replace(str(Path(__file__).resolve().parents[2]) + "/", "").replace("/work/main/", "")
         return f"`{command}`".replace("|", "/")
-    if "stand_ins" in rec and "chapters" in rec:  # icl_support/book/rehearsal.py's report
-        return "`make rehearse`: every chapter in the paper profile, sizes shrunk, offline stand-ins"
     return rec.get("benchmark", "")
 
 
