@@ -220,10 +220,7 @@ def rehearse(jpg: Path, work: Path, chapters=CHAPTERS, device: str = "") -> dict
     built = {"hub": build_hf_cache(work / "hub"), "cifar10": str(build_cifar10(jpg, work / "cache" / "data")),
              "imagenette": str(build_imagenette(jpg, work / "cache" / "data")),
              "cifar100": str(build_cifar100(jpg, work / "cache" / "data"))}  # fmt: skip
-    from ..evaluation.provenance import environment
-
-    provenance = {**environment(), "tabicl_weights": "random"}  # the stand-ins hold seeded random weights
-    report = {"device": device, "stand_ins": built, "chapters": {}, "provenance": provenance}
+    report = {"device": device, "stand_ins": built, "chapters": {}}
     for chapter in chapters:
         start = time.perf_counter()
         try:
@@ -334,7 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                     help=f"kill {RESUME_CHAPTER} mid-LGM and restart it (checks it resumes)")  # fmt: skip
     args = ap.parse_args(argv)
-    start = time.perf_counter()
+    from ..evaluation.provenance import environment
+
+    start, argv_text = time.perf_counter(), " ".join(sys.argv[1:] if argv is None else argv)
+    provenance = {**environment(), "tabicl_weights": "random",  # the stand-ins hold seeded random weights
+                  "command": f"python -m icl_support.book.rehearsal {argv_text}".strip()}  # fmt: skip
     if not args.jpg.is_file():
         print(
             f"error: {args.jpg} not found: the rehearsal builds CIFAR-10 and Imagenette stand-ins from it",
@@ -345,11 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         report["resume"] = resume = rehearse_resume(args.work, report["device"])
         print(f"resume after kill: {'ok' if resume['ok'] else 'FAILED'} {resume}", flush=True)
-    argv_text = " ".join(sys.argv[1:] if argv is None else argv)
-    report["provenance"] |= {
-        "command": f"python -m icl_support.book.rehearsal {argv_text}".strip(),
-        "wall_time_s": time.perf_counter() - start,
-    }  # stand-ins, chapters and resume check
+    report["provenance"] = {**provenance, "wall_time_s": time.perf_counter() - start}  # stand-ins, chapters, resume
     if args.out:
         write_json(args.out, report)  # a record like any other: strict JSON, no machine's paths
     failed = [c for c, e in report["chapters"].items() if not e["ok"]]

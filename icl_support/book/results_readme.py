@@ -45,6 +45,11 @@ Each script's and benchmark's own docstring gives its command; the table gives t
 """
 
 
+def _is_rehearsal(rec: dict) -> bool:
+    """Whether ``rec`` is the report of :mod:`icl_support.book.rehearsal` (its stand-ins hold random weights)."""
+    return "stand_ins" in rec and "chapters" in rec
+
+
 def _what(path: Path, rec: dict) -> str:
     """The first comment line atop the record's YAML, else its provenance command, else its benchmark name."""
     yaml = path.with_suffix(".yaml")
@@ -53,7 +58,7 @@ def _what(path: Path, rec: dict) -> str:
         if comments:
             return comments[0].replace("|", "/")
         return f"parameters `{yaml.name}`"
-    if "stand_ins" in rec and "chapters" in rec:  # icl_support/book/rehearsal.py's report
+    if _is_rehearsal(rec):
         return "`make rehearse`: every chapter in the paper profile, sizes shrunk, offline stand-ins"
     command = rec.get("provenance", {}).get("command")
     if command:
@@ -67,7 +72,7 @@ def _weights(rec: dict) -> str:
     TabICL-mini-v1 and ``tabicl-mini-v1.ckpt``, whatever label they carried when written)."""
     prov = rec.get("provenance", {})
     weights = rec.get("weights")
-    if "stand_ins" in rec:  # the rehearsal's stand-in hub holds seeded random DINOv2 and TabICL weights
+    if _is_rehearsal(rec):  # the rehearsal's stand-in hub holds seeded random DINOv2 and TabICL weights
         return "**RANDOM WEIGHTS**"
     if isinstance(weights, dict):
         label = weights.get("label") or weights.get("kind", "")
